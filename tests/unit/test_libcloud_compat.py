@@ -1,0 +1,208 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) slipway.cloud contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Shared provider helpers: libcloud version check, vCPU keys, states, endpoints, waits, SSH probe."""
+
+import socket
+import threading
+
+import pytest
+
+from ansible_collections.slipway.cloud.plugins.module_utils.model import Cloud, Machine, ProviderError
+from ansible_collections.slipway.cloud.plugins.module_utils.providers import libcloud_compat as compat
+
+
+@pytest.mark.parametrize("version", ["3.8.0", "3.8.1", "3.9.0", "3.9.1", "3.9.9rc1"])
+def test_supported_versions(version):
+    assert compat.check_version(version)[:2] in ((3, 8), (3, 9))
+
+
+@pytest.mark.parametrize("version", ["3.7.0", "3.10.0", "4.0.0", "2.8.3", "garbage", ""])
+def test_unsupported_versions_name_both(version):
+    with pytest.raises(ProviderError) as err:
+        compat.check_version(version)
+    assert "apache-libcloud %s is installed" % version in err.value.msg
+    assert "supports apache-libcloud >=3.8,<3.10" in err.value.msg
+    assert err.value.details == {"installed": version, "supported": ">=3.8,<3.10"}
+
+
+def test_installed_libcloud_passes():
+    assert compat.require_libcloud().__name__ == "libcloud"
+
+
+def test_missing_libcloud(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def fake_import(name, *args, **kwargs):
+        if name == "libcloud":
+            raise ImportError("No module named 'libcloud'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+    with pytest.raises(ProviderError, match="apache-libcloud is not installed; .* >=3.8,<3.10"):
+        compat.require_libcloud()
+
+
+class Size:
+    def __init__(self, extra, ram=2048, name="s", id="s", disk=20, price=None):
+        self.extra, self.ram, self.name, self.id, self.disk, self.price = extra, ram, name, id, disk, price
+
+
+@pytest.mark.parametrize("driver, extra, expected", [
+    ("ec2", {"vcpu": "2"}, 2),
+    ("openstack", {"vcpus": 4}, 4),
+    ("gce", {"guestCpus": 8}, 8),
+    ("azure_arm", {"numberOfCores": 16}, 16),
+    ("vultr", {"vcpu_count": 1}, 1),
+    ("somethingnew", {"cores": 3}, 3),
+    ("ec2", {"vcpu": "NA"}, None),
+    ("digitalocean", {}, None),
+    ("openstack", {"vcpus": "0.5"}, 0.5),
+])
+def test_vcpus_from_each_drivers_key(driver, extra, expected):
+    assert compat.size_vcpus(Size(extra), driver) == expected
+
+
+def test_size_to_flavor():
+    flavor = compat.size_to_flavor(Size({"vcpu": "2"}, ram=1024, name="t3.micro", price=0.0104), "ec2")
+    assert (flavor.name, flavor.cpu, flavor.ram_gb, flavor.disk_gb, flavor.price) == ("t3.micro", 2, 1.0, 20, 0.0104)
+
+
+@pytest.mark.parametrize("raw, state", [
+    ("running", "running"), ("pending", "pending"), ("starting", "pending"), ("stopping", "stopping"),
+    ("stopped", "stopped"), ("shutting-down", "terminated"), ("terminated", "terminated"),
+    ("error", "unknown"), (None, "unknown"), ("RUNNING", "running"),
+])
+def test_machine_states(raw, state):
+    assert compat.machine_state(raw) == state
+
+
+@pytest.mark.parametrize("url, expected", [
+    ("http://127.0.0.1:5000", (False, "127.0.0.1", 5000)),
+    ("https://ec2.eu-west-1.amazonaws.com", (True, "ec2.eu-west-1.amazonaws.com", 443)),
+    ("http://localhost/", (False, "localhost", 80)),
+    ("http://[::1]:8080", (False, "::1", 8080)),
+])
+def test_split_endpoint(url, expected):
+    assert compat.split_endpoint(url) == expected
+
+
+@pytest.mark.parametrize("bad", ["127.0.0.1:5000", "ftp://x", "http://host/path", "", None])
+def test_bad_endpoints(bad):
+    with pytest.raises(ProviderError, match="is not a URL"):
+        compat.split_endpoint(bad)
+
+
+def test_redact():
+    assert compat.redact("key AKID123 secret s3cr3t-value", ["s3cr3t-value", "AKID123", None, ""]) == "key *** secret ***"
+
+
+def test_caller_errors_are_clear_and_bounded():
+    cloud = Cloud(name="c", provider="ec2")
+    caller = compat.Caller(cloud, "http://127.0.0.1:9", ["topsecret"],
+                           {"attempts": 3, "base_delay": 0.0, "max_delay": 0.0}, sleep=lambda s: None)
+    calls = []
+
+    class Throttled(Exception):
+        code = 503
+
+    def throttled():
+        calls.append(1)
+        raise Throttled("RequestLimitExceeded: slow down topsecret")
+
+    with pytest.raises(ProviderError) as err:
+        caller.call("list things", throttled)
+    assert len(calls) == 3 and caller.retries == 2
+    assert err.value.msg == ("cloud c: list things failed: RequestLimitExceeded: slow down *** (HTTP 503) "
+                             "(gave up after 3 attempts)")
+    assert err.value.details["code"] == "RequestLimitExceeded"
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def clock(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+def test_poll_until_is_bounded_and_backs_off():
+    clock = FakeClock()
+    checks = []
+
+    def never():
+        checks.append(clock.now)
+        return False
+
+    assert compat.poll_until(never, 10, first_delay=0.5, max_delay=2.0, clock=clock.clock, sleep=clock.sleep) is False
+    assert clock.now == pytest.approx(10.0)
+    gaps = [b - a for a, b in zip(checks, checks[1:])]
+    assert gaps[0] == 0.5 and max(gaps) <= 2.0 and gaps[:-1] == sorted(gaps[:-1])   # the last one is cut short
+
+
+def test_poll_until_stops_when_done():
+    clock = FakeClock()
+    results = iter([False, False, True])
+    assert compat.poll_until(lambda: next(results), 60, clock=clock.clock, sleep=clock.sleep) is True
+    assert clock.now < 2
+
+
+@pytest.fixture
+def banner_server():
+    """A loopback TCP server that greets like sshd (or not)."""
+    servers = []
+
+    def start(greeting):
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(8)
+        stop = threading.Event()
+
+        def serve():
+            sock.settimeout(0.2)
+            while not stop.is_set():
+                try:
+                    conn = sock.accept()[0]
+                except OSError:
+                    continue
+                with conn:
+                    conn.sendall(greeting)
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        servers.append((sock, stop, thread))
+        return sock.getsockname()[1]
+
+    yield start
+    for sock, stop, thread in servers:
+        stop.set()
+        thread.join(2)
+        sock.close()
+
+
+def test_ssh_banner(banner_server):
+    port = banner_server(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n")
+    assert compat.ssh_banner("127.0.0.1", port=port) == "SSH-2.0-OpenSSH_9.2p1 Debian-2"
+    http_port = banner_server(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+    assert compat.ssh_banner("127.0.0.1", port=http_port) is None
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        free = closed.getsockname()[1]
+    assert compat.ssh_banner("127.0.0.1", port=free, timeout=0.5) is None
+
+
+def test_probe_ssh_in_parallel(banner_server):
+    port = banner_server(b"SSH-2.0-test\n")
+    machines = [Machine(cloud="c", name="a", id="i-a", state="running", private_ip="127.0.0.1"),
+                Machine(cloud="c", name="b", id="i-b", state="running")]
+    assert compat.probe_ssh(machines, port=port) == {"i-a": "SSH-2.0-test"}
+
+
+def test_timeout_error_names_late_machines():
+    late = [Machine(cloud="c", name="a", id="1", state="pending")]
+    err = compat.timeout_error("c", "ssh", 30, late)
+    assert err.msg == "cloud c: 1 machine(s) not answering SSH after 30 s: a (pending)"
