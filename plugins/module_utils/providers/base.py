@@ -91,9 +91,9 @@ def resolve_credentials(cloud, environ):
     """
     values = {}
     for argument, variable in cloud.credentials:
-        if variable not in environ:
+        if not environ.get(variable):
             raise ProviderError(
-                "cloud %s needs environment variable %s (for its %r credential); it is not set"
+                "cloud %s needs environment variable %s (for its %r credential); it is not set or empty"
                 % (cloud.name, variable, argument),
                 cloud=cloud.name, variable=variable)
         values[argument] = environ[variable]
@@ -123,5 +123,5 @@ def _load_builtin(family):
     # Each module registers itself on import.
     import importlib
 
-    module = {"local": "local", "ec2": "ec2"}.get(family, "libcloud_generic")
+    module = {"local": "local", "ec2": "ec2", "exoscale": "exoscale"}.get(family, "libcloud_generic")
     importlib.import_module("ansible_collections.slipway.cloud.plugins.module_utils.providers." + module)
