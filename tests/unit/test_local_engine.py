@@ -117,6 +117,17 @@ def test_a_machine_is_closed_until_a_rule_opens_it():
     assert "ip saddr 198.18.1.0/24 ip daddr != 198.18.1.0/24 drop" in text
 
 
+def test_a_machine_on_a_cloud_without_security_groups_is_open_on_the_host_side():
+    clouds = {"local-a": {"bridge": "slw-local-a", "subnet": "198.18.1.0/24", "gateway": "198.18.1.1"}}
+    machines = [{"id": "aa11bb22", "name": "web-1", "cloud": "local-a", "state": "running",
+                 "address": "198.18.1.2", "security_groups": [], "cloud_firewall": False}]
+    text = firewall.render_ruleset("slipway_local_test", clouds, machines, {}, 3143)
+    chain = text[text.index("chain m_aa11bb22"):]
+    chain = chain[:chain.index("\n  }")].splitlines()
+    assert chain[3].strip() == "accept"                         # before any reject
+    assert "ip saddr 198.18.1.0/24 ip daddr != 198.18.1.0/24 drop" in text   # still no way out
+
+
 def test_rules_render_as_nft_statements():
     rules = [Rule("tcp", 22, 22, "0.0.0.0/0"), Rule("tcp", 8000, 8100, "198.18.0.0/15"),
              Rule("udp", None, None, "198.18.1.0/24"), Rule("icmp", 8, None, "0.0.0.0/0"),

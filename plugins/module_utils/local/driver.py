@@ -136,8 +136,12 @@ class LocalNodeDriver(NodeDriver):
         return [self._node(r) for r in records]
 
     def ex_create_nodes(self, names, size, image=base_image.IMAGE_NAME, auth=None, ex_login_user="root",
-                        ex_tags=None, ex_security_groups=()):
-        """Create several machines in one call (in parallel); returns their Nodes."""
+                        ex_tags=None, ex_security_groups=(), ex_cloud_firewall=True):
+        """Create several machines in one call (in parallel); returns their Nodes.
+
+        ``ex_cloud_firewall=False`` leaves every port of the machines open on the host side,
+        as on a cloud without security groups (a firewall inside the machine guards it).
+        """
         name, cpu, ram_gb = self._size(size)
         image_id = image.id if isinstance(image, NodeImage) else str(image)
         if auth is None or not getattr(auth, "pubkey", None):
@@ -145,7 +149,7 @@ class LocalNodeDriver(NodeDriver):
                                 cloud=self.cloud_name)
         records = self.machines.create(self.definition, list(names), name, cpu, ram_gb, auth.pubkey,
                                        login_user=ex_login_user, tags=ex_tags, security_groups=ex_security_groups,
-                                       image_name=image_id, flavors=[_Flavor(*f) for f in self.flavors])
+                                       cloud_firewall=ex_cloud_firewall, image_name=image_id, flavors=[_Flavor(*f) for f in self.flavors])
         return [self._node(r) for r in records]
 
     def create_node(self, name, size, image, location=None, auth=None, ex_login_user="root", ex_tags=None,

@@ -130,6 +130,8 @@ def render_ruleset(table, clouds, machines, groups, proxy_port):
         lines.append("  chain %s {" % machine_chain(machine["id"]))
         lines.append("    comment %s" % _quote("%s/%s" % (machine["cloud"], machine["name"])))
         lines.append("    ct state established,related accept")
+        if not machine.get("cloud_firewall", True):
+            lines.append("    accept")
         for group in machine.get("security_groups", ()):
             if group in groups.get(machine["cloud"], {}):
                 lines.append("    jump %s" % group_chain(machine["cloud"], group))

@@ -88,7 +88,7 @@ class Machines:
 
     # ------------------------------------------------------------------ create
     def create(self, cloud, names, flavor_name, cpu, ram_gb, ssh_public_key, login_user="root",
-               tags=None, security_groups=(), image_name=image.IMAGE_NAME, flavors=()):
+               tags=None, security_groups=(), image_name=image.IMAGE_NAME, flavors=(), cloud_firewall=True):
         """Create one machine per name; returns their records (state "running", SSH not yet ready).
 
         ``cloud`` is a hostsetup.cloud_definition dict. Everything is validated before
@@ -112,7 +112,7 @@ class Machines:
         # machine. The builds run in threads of this process, which holds the lock for them.
         with self.state.lock():
             records = self._plan(cloud, names, flavor_name, cpu, ram_gb, key, login_user, tags or {},
-                                 list(security_groups))
+                                 list(security_groups), bool(cloud_firewall))
             workers = min(8, len(records)) or 1
             with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
                 futures = {pool.submit(self._build, record): record for record in records}
@@ -132,7 +132,7 @@ class Machines:
                                     machine=record["name"])
         return [self.state.machine(r["id"]) for r in records]
 
-    def _plan(self, cloud, names, flavor_name, cpu, ram_gb, key, login_user, tags, groups):
+    def _plan(self, cloud, names, flavor_name, cpu, ram_gb, key, login_user, tags, groups, cloud_firewall):
         state = self.state
         with state.lock():
             hostsetup.require_cloud(state, cloud)
@@ -184,6 +184,7 @@ class Machines:
                     "cpu_quota": cpu if cpu != count else None,
                     "image": image.IMAGE_NAME, "lower": base["path"], "login_user": login_user,
                     "ssh_public_key": key, "tags": dict(tags), "security_groups": list(groups),
+                    "cloud_firewall": cloud_firewall,
                     "proxy": "http://%s:%d/" % (cloud["gateway"], (state.host().get("apt_proxy") or {}).get(
                         "port", hostsetup.DEFAULT_PROXY_PORT)),
                     # Every host resource, recorded before it exists (see the module docstring).

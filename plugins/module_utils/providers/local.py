@@ -78,7 +78,9 @@ class LocalProvider(Provider):
         nodes = self.driver.ex_create_nodes(
             list(names), placement.flavor, placement.image_id or "debian-12", NodeAuthSSHKey(ssh_public_key),
             ex_login_user=placement.login_user or "root", ex_tags=dict(tags or {}),
-            ex_security_groups=list(placement.security_groups))
+            ex_security_groups=list(placement.security_groups),
+            # A cloud declared without security groups has no host-side firewall either.
+            ex_cloud_firewall=self.cloud.security_groups)
         return [self._machine(n) for n in nodes]
 
     def destroy_machines(self, machines):
