@@ -1,0 +1,468 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) slipway.cloud contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+name: instances
+short_description: Every machine slipway.cloud manages, on every cloud of the catalog
+version_added: 0.1.0
+author:
+  - slipway.cloud contributors (@slipway-cloud)
+description:
+  - Lists every machine tagged C(slipway:managed) on the clouds of a slipway.cloud catalog, ready to be
+    targeted by the next playbook or used as an AWX inventory source.
+  - Each cloud is listed with one call, all clouds in parallel. A cloud that fails (unreachable endpoint,
+    missing credentials, timeout) is named in a warning and the other clouds' hosts are still listed,
+    unless O(strict=true).
+  - Hosts are named after the machines (tag C(slipway:name)); a name found more than once becomes
+    C(<name>.<cloud>), and C(<name>.<cloud>.<id>) if it repeats within one cloud.
+  - 'Host variables: C(ansible_host) (see O(address)), C(ansible_user) (the login user from the machine record,
+    else the catalog''s login user of the image on that cloud), C(slipway_cloud), C(slipway_id), C(slipway_image),
+    C(slipway_flavor), C(slipway_cpu), C(slipway_ram_gb), C(slipway_deployment), C(slipway_state),
+    C(slipway_ssh_url) and, where the cloud reports them, C(slipway_host_keys) (lines of C(ssh-ed25519 AAAA...)).
+    Variables without a value are not set. Every host variable is a cost per host on each run, so
+    addresses other than the chosen one are not repeated; set O(address) to choose.'
+  - Groups C(cloud_<cloud>), C(image_<image>) and C(deployment_<id>), with every character that Ansible
+    does not allow in a group name replaced by C(_).
+  - With O(cache=true) a cached run reads the host list from the cache plugin and imports no cloud library.
+  - The configuration file name must end in C(.slipway.yml) or C(.slipway.yaml).
+extends_documentation_fragment:
+  - constructed
+  - inventory_cache
+options:
+  plugin:
+    description: Marks this file as a source for this plugin.
+    type: str
+    required: true
+    choices:
+      - slipway.cloud.instances
+  catalog:
+    description:
+      - Catalog layers (directories or files), earliest layer first.
+      - Relative paths are taken from the directory of the inventory file.
+      - When not set, the layers named by the E(SLIPWAY_CATALOG) environment variable are used
+        (separated by C(:)), else the catalog shipped with the collection.
+    type: list
+    elements: str
+  clouds:
+    description:
+      - Names of the catalog clouds to list.
+      - When empty, every cloud of the catalog is listed.
+    type: list
+    elements: str
+    default: []
+  filters:
+    description:
+      - Keep only machines that match every given key. Each value is a name or a list of names;
+        shell-style wildcards (V(*), V(?), V([...])) are allowed.
+      - V(image) matches the logical image name, V(deployment) the deployment id,
+        V(state) the machine state (V(pending), V(running), V(stopped), V(terminated), V(unknown)).
+    type: dict
+    default: {}
+    suboptions:
+      image:
+        description: Logical image names to keep.
+        type: list
+        elements: str
+      deployment:
+        description: Deployment ids to keep.
+        type: list
+        elements: str
+      state:
+        description: Machine states to keep.
+        type: list
+        elements: str
+  address:
+    description:
+      - Which address becomes C(ansible_host), as an ordered preference.
+      - V(public) uses only the public address, V(private) only the private one; a list such as
+        V([private, public]) takes the first that the machine has.
+      - A machine without any of the wanted addresses is still listed, without C(ansible_host).
+    type: list
+    elements: str
+    default: [public, private]
+  timeout:
+    description:
+      - Seconds to wait for each cloud's listing; a cloud that has not answered by then counts as failed.
+    type: float
+    default: 60
+"""
+
+EXAMPLES = r"""
+# inventory/all.slipway.yml: every managed machine on every cloud of the catalog
+plugin: slipway.cloud.instances
+
+# inventory/web.slipway.yml: running nginx machines of two clouds, private addresses first,
+# cached for five minutes, plus a group per state
+plugin: slipway.cloud.instances
+catalog:
+  - ../catalog
+clouds:
+  - exoscale-ch-gva
+  - aws-eu-west-1
+filters:
+  image: [nginx-*]
+  state: running
+address: [private, public]
+cache: true
+cache_plugin: ansible.builtin.jsonfile
+cache_connection: ~/.cache/slipway-inventory
+cache_timeout: 300
+keyed_groups:
+  - key: slipway_state
+    prefix: state
+compose:
+  # Jinja2 expressions over the host's variables
+  ansible_port: 22
+  slipway_label: slipway_cloud ~ '/' ~ slipway_id
+"""
+
+import fnmatch
+import hashlib
+import json
+import os
+import re
+import threading
+import time
+
+from ansible.errors import AnsibleParserError
+from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
+from ansible.utils.unsafe_proxy import wrap_var
+
+try:
+    from ansible.template import trust_as_template
+    # Since 2.19 a plain str is never templated (only strings tagged as trusted are), so cloud
+    # data may go straight onto the Host objects (see _populate).
+    UNTRUSTED_BY_DEFAULT = True
+except ImportError:  # ansible-core < 2.19: strings must be wrapped as unsafe, and every config string is a template
+    UNTRUSTED_BY_DEFAULT = False
+
+    def trust_as_template(value):
+        return value
+
+NAME = "slipway.cloud.instances"
+CACHE_FORMAT = 1
+FILTER_KEYS = ("image", "deployment", "state")
+ADDRESS_KINDS = ("public", "private")
+_UNSAFE_GROUP_CHARS = re.compile(r"[^A-Za-z0-9_]")
+
+
+def safe_group_name(prefix, value):
+    """``prefix_value`` with every character Ansible rejects in a group name turned into ``_``."""
+    return _UNSAFE_GROUP_CHARS.sub("_", "%s_%s" % (prefix, value))
+
+
+def _listify(value):
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return [str(item) for item in value]
+    return [str(value)]
+
+
+def _matcher(patterns):
+    """A predicate for one filter key: exact names go through a set, wildcards through fnmatch."""
+    exact = set(p for p in patterns if not any(c in p for c in "*?["))
+    globs = [p for p in patterns if p not in exact]
+
+    def match(value):
+        if value is None:
+            return False
+        value = str(value)
+        return value in exact or any(fnmatch.fnmatchcase(value, g) for g in globs)
+
+    return match
+
+
+def _number(value):
+    # 2.0 -> 2 so that templates and keyed groups read "2", not "2.0"
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _literal_expressions(compose):
+    """``compose: {ansible_port: 2222}``: a YAML number or boolean is a Jinja literal, not an error.
+
+    The literal comes from the (trusted) inventory file, so it is trusted as a template too.
+    """
+    if not compose:
+        return compose
+    fixed = {}
+    for key, value in compose.items():
+        if isinstance(value, bool):
+            value = trust_as_template("true" if value else "false")
+        elif isinstance(value, (int, float)):
+            value = trust_as_template(repr(value))
+        fixed[key] = value
+    return fixed
+
+
+def host_records(listings, clouds, address, login_user_for):
+    """Turn provider listings into JSON-able host records (what the cache stores).
+
+    ``listings`` is ``[(cloud_name, [Machine, ...]), ...]`` in a stable order,
+    ``clouds`` maps cloud name to its catalog ``Cloud``, ``login_user_for(image, cloud)``
+    returns the catalog's login user or None. Host names are the machines' names; a name
+    used more than once becomes ``name.cloud`` (and ``name.cloud.id`` within one cloud).
+    """
+    counts = {}
+    per_cloud = {}
+    for cloud_name, machines in listings:
+        for machine in machines:
+            name = machine.name or machine.id
+            counts[name] = counts.get(name, 0) + 1
+            key = (name, cloud_name)
+            per_cloud[key] = per_cloud.get(key, 0) + 1
+
+    records = []
+    for cloud_name, machines in listings:
+        cloud = clouds.get(cloud_name)
+        for machine in machines:
+            name = machine.name or machine.id
+            host = name
+            if counts[name] > 1:
+                host = "%s.%s" % (name, cloud_name)
+                if per_cloud[(name, cloud_name)] > 1:
+                    host = "%s.%s" % (host, machine.id)
+            records.append(_record(host, cloud_name, cloud, machine, address, login_user_for))
+    return records
+
+
+def _record(host, cloud_name, cloud, machine, address, login_user_for):
+    chosen = None
+    for kind in address:
+        chosen = machine.public_ip if kind == "public" else machine.private_ip
+        if chosen:
+            break
+
+    user = machine.login_user
+    if not user and machine.image:
+        user = login_user_for(machine.image, cloud_name)
+
+    cpu, ram_gb = machine.cpu, machine.ram_gb
+    if (cpu is None or ram_gb is None) and machine.flavor and cloud is not None:
+        flavor = cloud.flavor(machine.flavor)
+        if flavor is not None:
+            cpu = flavor.cpu if cpu is None else cpu
+            ram_gb = flavor.ram_gb if ram_gb is None else ram_gb
+
+    hostvars = {
+        "slipway_cloud": cloud_name,
+        "slipway_id": machine.id,
+        "slipway_image": machine.image,
+        "slipway_flavor": machine.flavor,
+        "slipway_cpu": _number(cpu),
+        "slipway_ram_gb": _number(ram_gb),
+        "slipway_deployment": machine.deployment,
+        "slipway_state": machine.state,
+        "slipway_ssh_url": None,
+    }
+    if chosen:
+        hostvars["ansible_host"] = chosen
+        hostvars["slipway_ssh_url"] = "ssh://%s%s" % (user + "@" if user else "", chosen)
+    if user:
+        hostvars["ansible_user"] = user
+    if machine.host_keys:
+        hostvars["slipway_host_keys"] = list(machine.host_keys)
+
+    groups = [safe_group_name("cloud", cloud_name)]
+    if machine.image:
+        groups.append(safe_group_name("image", machine.image))
+    if machine.deployment:
+        groups.append(safe_group_name("deployment", machine.deployment))
+    return {"host": host, "groups": groups, "vars": hostvars}
+
+
+def list_clouds(clouds, timeout, get_provider):
+    """List every cloud in parallel, one thread and one listing call per cloud.
+
+    Returns ``(listings, failures)``: ``[(cloud_name, machines)]`` in the order of
+    ``clouds`` and ``{cloud_name: message}``. A cloud still running after ``timeout``
+    seconds is a failure; its thread is a daemon and does not hold the process.
+    """
+    results = {}
+    failures = {}
+
+    def work(cloud):
+        try:
+            provider = get_provider(cloud)
+            try:
+                results[cloud.name] = list(provider.list_machines())
+            finally:
+                provider.close()
+        except Exception as exc:  # pylint: disable=broad-except
+            # Any failure of one cloud (library, network, credentials) must not hide the others.
+            failures[cloud.name] = getattr(exc, "msg", None) or "%s: %s" % (type(exc).__name__, exc)
+
+    if len(clouds) == 1:
+        work(clouds[0])
+    else:
+        threads = [threading.Thread(target=work, args=(cloud,), name="slipway-" + cloud.name) for cloud in clouds]
+        for thread in threads:
+            thread.daemon = True
+            thread.start()
+        deadline = time.monotonic() + timeout
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+    for cloud in clouds:
+        if cloud.name not in results and cloud.name not in failures:
+            failures[cloud.name] = "no answer within %s seconds" % timeout
+    listings = [(cloud.name, results[cloud.name]) for cloud in clouds if cloud.name in results]
+    return listings, failures
+
+
+class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
+
+    NAME = NAME
+
+    def verify_file(self, path):
+        if not path.endswith((".slipway.yml", ".slipway.yaml")):
+            return False
+        return super(InventoryModule, self).verify_file(path)
+
+    def parse(self, inventory, loader, path, cache=True):
+        super(InventoryModule, self).parse(inventory, loader, path, cache=cache)
+        self._read_config_data(path)
+        self._path = path
+        address = self._address_preference()
+        matchers = self._filter_matchers()
+
+        cache_key = self._cache_key(path, address)
+        use_cache = self.get_option("cache")
+        records = None
+        if use_cache and cache:
+            try:
+                cached = self._cache[cache_key]
+                if cached.get("format") == CACHE_FORMAT:
+                    records = cached["hosts"]
+            except (KeyError, AttributeError, TypeError):
+                records = None
+        if records is None:
+            records, complete = self._fetch(address)
+            # A partial listing (a cloud failed) is not cached, so the next run tries that cloud again.
+            if use_cache and complete:
+                self._cache[cache_key] = {"format": CACHE_FORMAT, "hosts": records}
+
+        self._populate(records, matchers)
+
+    # -- options ----------------------------------------------------------
+    def _address_preference(self):
+        address = [str(a).strip() for a in (self.get_option("address") or [])]
+        bad = [a for a in address if a not in ADDRESS_KINDS]
+        if bad or not address:
+            raise AnsibleParserError(
+                "%s: option 'address' must be public, private or a list of them in order of preference; got %r"
+                % (self._path, self.get_option("address")))
+        return address
+
+    def _filter_matchers(self):
+        filters = self.get_option("filters") or {}
+        if not isinstance(filters, dict):
+            raise AnsibleParserError("%s: option 'filters' must be a mapping with keys %s"
+                                     % (self._path, ", ".join(FILTER_KEYS)))
+        unknown = sorted(set(filters) - set(FILTER_KEYS))
+        if unknown:
+            raise AnsibleParserError("%s: unknown key(s) %s in option 'filters'; valid keys are %s"
+                                     % (self._path, ", ".join(unknown), ", ".join(FILTER_KEYS)))
+        return [("slipway_" + key, _matcher(_listify(filters[key])))
+                for key in FILTER_KEYS if filters.get(key) not in (None, [], "")]
+
+    def _catalog_layers(self):
+        layers = self.get_option("catalog")
+        if not layers:
+            return None
+        base = os.path.dirname(os.path.abspath(self._path))
+        return [os.path.join(base, os.path.expanduser(str(layer))) for layer in layers]
+
+    def _cache_key(self, path, address):
+        # The options that change what is listed are part of the key, so editing them never serves stale hosts.
+        scope = json.dumps([self._catalog_layers(), self.get_option("clouds"), address,
+                            os.environ.get("SLIPWAY_CATALOG")], sort_keys=True)
+        return "%s_%s" % (self.get_cache_key(path), hashlib.sha256(scope.encode("utf-8")).hexdigest()[:12])
+
+    # -- listing ----------------------------------------------------------
+    def _fetch(self, address):
+        # Imported here, not at the top: a cached run never loads the engine or any cloud library.
+        from ansible_collections.slipway.cloud.plugins.module_utils import catalog as catalog_mod
+        from ansible_collections.slipway.cloud.plugins.module_utils.model import SlipwayError
+        from ansible_collections.slipway.cloud.plugins.module_utils.providers.base import get_provider
+
+        layers = self._catalog_layers()
+        try:
+            if layers is None:
+                layers = catalog_mod.default_catalog_layers()
+            catalog = catalog_mod.load_catalog(layers)
+        except SlipwayError as exc:
+            raise AnsibleParserError("%s: cannot load the catalog %s: %s" % (self._path, layers, exc.msg))
+
+        wanted = self.get_option("clouds") or sorted(catalog.clouds)
+        unknown = [name for name in wanted if name not in catalog.clouds]
+        if unknown:
+            raise AnsibleParserError("%s: option 'clouds' names %s, not in the catalog; known clouds: %s"
+                                     % (self._path, ", ".join(unknown), ", ".join(sorted(catalog.clouds))))
+        clouds = [catalog.clouds[name] for name in wanted]
+
+        listings, failures = list_clouds(clouds, float(self.get_option("timeout")), get_provider)
+        if failures:
+            text = "; ".join("cloud %s: %s" % (name, failures[name]) for name in sorted(failures))
+            if self.get_option("strict"):
+                raise AnsibleParserError("%s: listing failed for %s" % (self._path, text))
+            for name in sorted(failures):
+                self.display.warning("slipway.cloud.instances: cloud %s was not listed, its hosts are missing: %s"
+                                     % (name, failures[name]))
+
+        login_users = {}
+
+        def login_user_for(image, cloud_name):
+            key = (image, cloud_name)
+            if key not in login_users:
+                try:
+                    login_users[key] = catalog.resolve(image, cloud_name).login_user
+                except SlipwayError as exc:
+                    self.display.vvv("slipway.cloud.instances: no login user for image %s on %s: %s"
+                                     % (image, cloud_name, exc.msg))
+                    login_users[key] = None
+            return login_users[key]
+
+        return host_records(listings, catalog.clouds, address, login_user_for), not failures
+
+    # -- inventory --------------------------------------------------------
+    def _populate(self, records, matchers):
+        inventory = self.inventory
+        strict = self.get_option("strict")
+        compose = _literal_expressions(self.get_option("compose"))
+        groups = self.get_option("groups")
+        keyed_groups = self.get_option("keyed_groups")
+        constructed = bool(compose or groups or keyed_groups)
+        known_groups = set()
+        for record in records:
+            hostvars = record["vars"]
+            if matchers and not all(match(hostvars.get(key)) for key, match in matchers):
+                continue
+            host = inventory.add_host(record["host"])
+            if UNTRUSTED_BY_DEFAULT:
+                # Host.set_variable directly: the inventory wrapper's per-value visit (trust and origin
+                # tagging) costs about three times as much and changes nothing for plain JSON values,
+                # which 2.19+ never templates. This is most of a cached run's own time.
+                target = inventory.get_host(host)
+                for key, value in hostvars.items():
+                    if value is not None:
+                        target.set_variable(key, value)
+            else:
+                for key, value in hostvars.items():
+                    if value is not None:
+                        inventory.set_variable(host, key, wrap_var(value))
+            for group in record["groups"]:
+                if group not in known_groups:
+                    inventory.add_group(group)
+                    known_groups.add(group)
+                inventory.add_child(group, host)
+            if constructed:
+                self._set_composite_vars(compose, hostvars, host, strict=strict)
+                self._add_host_to_composed_groups(groups, hostvars, host, strict=strict)
+                self._add_host_to_keyed_groups(keyed_groups, hostvars, host, strict=strict)

@@ -1,0 +1,240 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) slipway.cloud contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""slipway.cloud.instances through real `ansible-inventory`, `ansible` and `ansible-doc` runs.
+
+EC2-family clouds are three regions of one moto server; the local clouds are real
+machines where the host can run them (tests that need them skip with the reason otherwise).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+import inventory_fleet as fleet
+import pytest
+from inventory_fleet import group_hosts, hostvars
+from support.collection import collection_root
+
+
+def seed_three_clouds(url):
+    """moto-1: 3 inv-debian (d1, login user from the tag); moto-2: 2 inv-debian-web (d2/x);
+    moto-3: 2 inv-debian (d3), stopped. Plus one machine without slipway:managed."""
+    fleet.seed(url, "us-east-1", 3, "a", deployment="d1", login_user="admin-tag")
+    fleet.seed(url, "us-west-2", 2, "b", image="inv-debian-web", deployment="d2/x")
+    fleet.seed(url, "eu-west-1", 2, "c", deployment="d3", stop=True)
+    fleet.seed_unmanaged(url, "us-east-1")
+
+
+MOTO_HOSTS = ["a-0", "a-1", "a-2", "b-0", "b-1", "c-0", "c-1"]
+MOTO_CLOUDS = ["moto-1", "moto-2", "moto-3"]
+
+
+def test_ansible_doc_renders(inventory):
+    proc = inventory.run("ansible-doc", "-t", "inventory", "slipway.cloud.instances")
+    for text in ("slipway.cloud.instances", "filters", "address", "keyed_groups", "cache_plugin", "EXAMPLES"):
+        assert text in proc.stdout
+
+
+def test_moto_clouds_groups_and_host_vars(moto, moto_catalog, inventory):
+    seed_three_clouds(moto.url)
+    source = inventory.write("moto.slipway.yml", catalog=[moto_catalog], clouds=MOTO_CLOUDS)
+
+    graph = inventory.graph(source)
+    for group in ("@cloud_moto_1:", "@cloud_moto_2:", "@cloud_moto_3:", "@image_inv_debian:",
+                  "@image_inv_debian_web:", "@deployment_d1:", "@deployment_d2_x:", "@deployment_d3:"):
+        assert group in graph, graph
+    assert "stranger" not in graph
+
+    data, stderr = inventory.list(source)
+    assert "WARNING" not in stderr, stderr
+    hv = hostvars(data)
+    assert sorted(hv) == MOTO_HOSTS
+    assert group_hosts(data, "cloud_moto_1") == ["a-0", "a-1", "a-2"]
+    assert group_hosts(data, "image_inv_debian_web") == ["b-0", "b-1"]
+    assert group_hosts(data, "deployment_d3") == ["c-0", "c-1"]
+
+    a0, b0, c0 = hv["a-0"], hv["b-0"], hv["c-0"]
+    # login user: the machine's own tag wins; otherwise the catalog's login user of the image on that cloud
+    assert a0["ansible_user"] == "admin-tag" and b0["ansible_user"] == "admin"
+    assert a0["ansible_host"].startswith("54.")          # moto's public addresses come first by default
+    assert a0["slipway_ssh_url"] == "ssh://admin-tag@" + a0["ansible_host"]
+    assert (b0["slipway_cloud"], b0["slipway_image"], b0["slipway_deployment"]) == ("moto-2", "inv-debian-web", "d2/x")
+    assert (b0["slipway_flavor"], b0["slipway_cpu"], b0["slipway_ram_gb"]) == ("t3.small", 2, 2)
+    assert a0["slipway_state"] == "running" and c0["slipway_state"] == "stopped"
+    assert a0["slipway_id"].startswith("i-")
+
+
+def test_address_preference(moto, moto_catalog, inventory):
+    (instance_id,) = fleet.seed(moto.url, "us-east-1", 1, "a")
+    described = fleet.ec2_client(moto.url, "us-east-1").describe_instances(InstanceIds=[instance_id])
+    instance = described["Reservations"][0]["Instances"][0]
+    public, private = instance["PublicIpAddress"], instance["PrivateIpAddress"]
+    for address, expected in ((["private", "public"], private), ("public", public)):
+        source = inventory.write("address.slipway.yml", catalog=[moto_catalog], clouds=["moto-1"], address=address)
+        data = inventory.list(source)[0]
+        assert hostvars(data)["a-0"]["ansible_host"] == expected, address
+
+
+@pytest.mark.parametrize("filters,expected", [
+    ({"image": "inv-debian-web"}, ["b-0", "b-1"]),
+    ({"deployment": ["d1", "d3"]}, ["a-0", "a-1", "a-2", "c-0", "c-1"]),
+    ({"state": "stopped"}, ["c-0", "c-1"]),
+    ({"image": "inv-debian*", "state": ["running"]}, ["a-0", "a-1", "a-2", "b-0", "b-1"]),
+    ({"deployment": "nothing-like-this"}, []),
+])
+def test_filters(moto, moto_catalog, inventory, filters, expected):
+    seed_three_clouds(moto.url)
+    source = inventory.write("filtered.slipway.yml", catalog=[moto_catalog], clouds=MOTO_CLOUDS, filters=filters)
+    data = inventory.list(source)[0]
+    assert sorted(hostvars(data)) == expected
+
+
+def poisoned_libcloud(directory):
+    """A PYTHONPATH entry whose `libcloud` cannot be imported: any provider use then fails."""
+    package = os.path.join(directory, "poison", "libcloud")
+    os.makedirs(package)
+    with open(os.path.join(package, "__init__.py"), "w") as handle:
+        handle.write("raise ImportError('libcloud imported by a run that must not use it')\n")
+    return os.path.join(directory, "poison")
+
+
+def test_cache_serves_hosts_without_listing_or_importing_providers(moto, moto_catalog, inventory):
+    fleet.seed(moto.url, "us-east-1", 2, "a")
+    fleet.seed(moto.url, "eu-west-1", 1, "c")
+    options = dict(catalog=[moto_catalog], clouds=MOTO_CLOUDS, cache=True, cache_plugin="ansible.builtin.jsonfile",
+                   cache_connection=inventory.path("cache"), cache_timeout=600)
+    source = inventory.write("cached.slipway.yml", **options)
+    data = inventory.list(source)[0]
+    assert sorted(hostvars(data)) == ["a-0", "a-1", "c-0"]
+
+    fleet.seed(moto.url, "us-west-2", 1, "b")           # the cache does not know this one yet
+    poison = {"PYTHONPATH": poisoned_libcloud(inventory.workdir)}
+    data, stderr = inventory.list(source, env=poison)
+    assert sorted(hostvars(data)) == ["a-0", "a-1", "c-0"], stderr
+    assert "WARNING" not in stderr, stderr
+
+    # the poison bites when the clouds are really listed: every cloud fails, by name
+    data, stderr = inventory.list(source, "--flush-cache", env=poison)
+    assert hostvars(data) == {}
+    for cloud in MOTO_CLOUDS:
+        assert "cloud %s was not listed" % cloud in stderr
+
+    # a partial listing is not cached; a full one replaces the old entry
+    data = inventory.list(source, "--flush-cache")[0]
+    assert sorted(hostvars(data)) == ["a-0", "a-1", "b-0", "c-0"]
+    data = inventory.list(source, env=poison)[0]
+    assert sorted(hostvars(data)) == ["a-0", "a-1", "b-0", "c-0"]
+
+    # filters apply to cached hosts too
+    filtered = inventory.write("cached-filtered.slipway.yml", filters={"image": "nope"}, **options)
+    data = inventory.list(filtered, env=poison)[0]
+    assert hostvars(data) == {}
+
+
+def test_wrong_endpoint_warns_and_lists_the_others(moto, moto_catalog, inventory):
+    seed_three_clouds(moto.url)
+    source = inventory.write("down.slipway.yml", catalog=[moto_catalog])     # every cloud, moto-down too
+    data, stderr = inventory.list(source)
+    assert sorted(hostvars(data)) == MOTO_HOSTS
+    warning = " ".join(stderr.split())
+    assert "cloud moto-down was not listed" in warning and "127.0.0.1:9" in warning, stderr
+    for cloud in MOTO_CLOUDS:
+        assert "cloud %s was not listed" % cloud not in warning
+
+    strict = inventory.write("strict.slipway.yml", catalog=[moto_catalog], strict=True)
+    proc = inventory.run("ansible-inventory", "-i", strict, "--list", check=False,
+                         env={"ANSIBLE_INVENTORY_UNPARSED_FAILED": "true"})
+    assert proc.returncode != 0
+    assert "moto-down" in proc.stderr and "listing failed" in " ".join(proc.stderr.split())
+
+
+def test_missing_credentials_name_the_variable(moto, moto_catalog, inventory):
+    fleet.seed(moto.url, "us-east-1", 1, "a")
+    source = inventory.write("creds.slipway.yml", catalog=[moto_catalog], clouds=["moto-1"])
+    inventory.env.pop(fleet.KEY_VAR)
+    data, stderr = inventory.list(source)
+    assert hostvars(data) == {}
+    assert "moto-1" in stderr and fleet.KEY_VAR in stderr
+
+
+def test_constructed_options(moto, moto_catalog, inventory):
+    seed_three_clouds(moto.url)
+    source = inventory.write(
+        "constructed.slipway.yml", catalog=[moto_catalog], clouds=MOTO_CLOUDS,
+        keyed_groups=[{"key": "slipway_state", "prefix": "state"}],
+        groups={"web": "slipway_image == 'inv-debian-web'"},
+        compose={"ansible_port": 2222, "login": "ansible_user ~ '@' ~ slipway_cloud"})
+    data = inventory.list(source)[0]
+    assert group_hosts(data, "state_stopped") == ["c-0", "c-1"]
+    assert group_hosts(data, "web") == ["b-0", "b-1"]
+    hv = hostvars(data)
+    assert hv["a-0"]["ansible_port"] == 2222 and hv["b-1"]["login"] == "admin@moto-2"
+
+
+@pytest.mark.parametrize("options,words", [
+    ({"filters": {"colour": "red"}}, ["colour", "image, deployment, state"]),
+    ({"clouds": ["moto-9"]}, ["moto-9", "moto-1"]),
+    ({"address": "elastic"}, ["address", "public, private"]),
+    ({"catalog": ["does-not-exist"]}, ["does-not-exist"]),
+])
+def test_bad_options_give_one_clear_error(moto_catalog, inventory, options, words):
+    config = dict({"catalog": [moto_catalog]}, **options)
+    source = inventory.write("bad.slipway.yml", **config)
+    proc = inventory.run("ansible-inventory", "-i", source, "--list", check=False,
+                         env={"ANSIBLE_INVENTORY_UNPARSED_FAILED": "true"})
+    assert proc.returncode != 0
+    text = " ".join(proc.stderr.split())
+    assert "bad.slipway.yml" in text
+    for word in words:
+        assert word in text, text
+
+
+def test_other_file_names_are_not_ours(moto_catalog, inventory):
+    source = inventory.write("plain.yml", catalog=[moto_catalog])
+    proc = inventory.run("ansible-inventory", "-i", source, "--list", check=False,
+                         env={"ANSIBLE_INVENTORY_UNPARSED_FAILED": "true"})
+    assert proc.returncode != 0
+    assert "could not be verified by inventory plugin 'slipway.cloud.instances'" in " ".join(proc.stderr.split())
+
+
+# -- with real local machines --------------------------------------------------------------
+
+def test_local_and_moto_machines_at_once(moto, moto_catalog, shipped_catalog, inventory, local_machines,
+                                         local_ssh_key):
+    run_id = "inv%d" % os.getpid()
+    on_a = local_machines("local-a", names=(run_id + "-a1",),
+                          tags={"slipway:deployment": run_id, "slipway:image": "debian-12"})
+    on_b = local_machines("local-b", names=(run_id + "-b1",),
+                          tags={"slipway:deployment": run_id, "slipway:image": "debian-12"})
+    seed_three_clouds(moto.url)
+    source = inventory.write("everything.slipway.yml", catalog=[shipped_catalog, moto_catalog],
+                             clouds=MOTO_CLOUDS + ["local-a", "local-b"])
+
+    graph = inventory.graph(source)
+    for group in ("@cloud_local_a:", "@cloud_local_b:", "@cloud_moto_1:", "@image_debian_12:",
+                  "@deployment_" + run_id + ":"):
+        assert group in graph, graph
+
+    data, stderr = inventory.list(source)
+    hv = hostvars(data)
+    mine = [on_a[0].name, on_b[0].name]         # the fixture adds its session's suffix to names
+    assert set(MOTO_HOSTS + mine) <= set(hv), (sorted(hv), stderr)
+    assert group_hosts(data, "deployment_" + run_id) == mine
+    for machine, host in ((on_a[0], hv[mine[0]]), (on_b[0], hv[mine[1]])):
+        assert host["ansible_host"] == machine.private_ip
+        assert host["ansible_user"] == "root"
+        assert host["slipway_ssh_url"] == "ssh://root@" + machine.private_ip
+        assert host["slipway_state"] == "running"
+        assert host["slipway_host_keys"] and host["slipway_host_keys"][0].startswith("ssh-")
+
+    # the shipped inventories/local reaches them through the plugin's host vars and its group_vars
+    # (whose ansible_python_interpreter must win over the controller's venv Python set in the env)
+    local_inventory = os.path.join(collection_root(), "inventories", "local")
+    proc = inventory.run("ansible", "-i", local_inventory, ":".join(mine), "-m", "ansible.builtin.ping",
+                         "-o", "--private-key", local_ssh_key[0], check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for host in mine:
+        assert "%s | SUCCESS" % host in proc.stdout and '"ping": "pong"' in proc.stdout
