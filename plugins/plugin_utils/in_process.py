@@ -1,0 +1,124 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) slipway.cloud contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Run a controller-side module's engine inside the action plugin, when the task runs on the controller.
+
+instance, security_group and instance_info only call cloud APIs, from the controller. Shipping them
+as an AnsiballZ zip to the same machine costs more than their work on an unchanged run (building the
+zip, a new Python, importing the module runtime). When the task's connection is ``local`` and there is
+no privilege escalation or async, the action plugin validates the options with the module's own
+argument spec and calls the module's ``execute(module)`` in its worker process, with the task's
+``environment:`` as the environment the cloud credentials are read from. Otherwise, or with
+``SLIPWAY_IN_PROCESS=0`` on the controller, the module runs as any module does.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import importlib
+import os
+import traceback
+
+IN_PROCESS_ENV = "SLIPWAY_IN_PROCESS"
+
+
+class _Failed(Exception):
+    def __init__(self, result):
+        super(_Failed, self).__init__(result.get("msg"))
+        self.result = result
+
+
+class ControllerModule(object):
+    """What a module's ``execute(module)`` uses of AnsibleModule, for a run inside the action plugin."""
+
+    def __init__(self, params, check_mode, diff, environ):
+        self.params = params
+        self.check_mode = check_mode
+        self._diff = diff
+        self.environ = environ
+        self.warnings = []
+        self._catalog = None
+
+    def load_catalog(self):
+        from ansible_collections.slipway.cloud.plugins.module_utils.catalog import (
+            default_catalog_layers, load_catalog,
+        )
+
+        if self._catalog is None:
+            self._catalog = load_catalog(list(self.params.get("catalog") or default_catalog_layers(self.environ)))
+        return self._catalog
+
+    def warn(self, warning):
+        self.warnings.append(warning)
+
+    def fail_json(self, msg, **kwargs):
+        result = dict(kwargs)
+        result.update(failed=True, msg=msg)
+        raise _Failed(result)
+
+
+class InProcessEngine(object):
+    """Mixin for an action plugin whose module is ``plugins/modules/<MODULE>.py`` with
+    ``argument_spec()``, ``MODULE_RULES`` (mutually_exclusive, required_one_of...) and ``execute(module)``."""
+
+    MODULE = None
+
+    def _runs_here(self, kwargs):
+        if os.environ.get(IN_PROCESS_ENV, "1").strip().lower() in ("0", "false", "no", "off"):
+            return False
+        if kwargs.get("wrap_async") or self._task.async_val:
+            return False
+        if getattr(self._play_context, "become", False):
+            return False
+        return getattr(self._connection, "transport", None) == "local"
+
+    def _execute_module(self, module_name=None, module_args=None, task_vars=None, **kwargs):
+        if not self._runs_here(kwargs):
+            return super(InProcessEngine, self)._execute_module(
+                module_name=module_name, module_args=module_args, task_vars=task_vars, **kwargs)
+        environ = dict(os.environ)
+        task_environment = {}
+        self._compute_environment_string(task_environment)
+        environ.update({str(k): str(v) for k, v in task_environment.items()})
+        return run_module(self.MODULE, dict(module_args or {}), bool(self._task.check_mode), bool(self._task.diff),
+                          environ)
+
+
+def run_module(short_name, module_args, check_mode, diff, environ):
+    """The result dict ``plugins/modules/<short_name>.py`` would return for ``module_args``."""
+    from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+    from ansible.module_utils.errors import UnsupportedError
+
+    from ansible_collections.slipway.cloud.plugins.module_utils.model import SlipwayError
+    from ansible_collections.slipway.cloud.plugins.module_utils.module_base import CATALOG_ARGUMENT_SPEC
+
+    module = importlib.import_module("ansible_collections.slipway.cloud.plugins.modules." + short_name)
+    spec = dict(CATALOG_ARGUMENT_SPEC)
+    spec.update(module.argument_spec())
+    validated = ArgumentSpecValidator(spec, **module.MODULE_RULES).validate(module_args)
+    invocation = {"module_args": validated.validated_parameters}
+    if validated.error_messages:
+        # The first error, worded as AnsibleModule words it, so both paths fail alike.
+        msg = validated.errors.msg
+        if isinstance(validated.errors[0], UnsupportedError):
+            msg = "Unsupported parameters for (slipway.cloud.%s) module: %s" % (short_name, msg)
+        return {"failed": True, "msg": msg, "invocation": invocation}
+    shim = ControllerModule(validated.validated_parameters, check_mode, diff, environ)
+    try:
+        result = module.execute(shim)
+        result.setdefault("changed", False)
+    except _Failed as failure:
+        result = failure.result
+    except SlipwayError as error:
+        result = dict(error.details)
+        for reserved in ("msg", "failed", "changed", "exception", "invocation"):
+            result.pop(reserved, None)
+        result.update(failed=True, msg=error.msg)
+    except Exception as error:  # pylint: disable=broad-except
+        result = {"failed": True, "msg": "unexpected error: %s: %s" % (type(error).__name__, error),
+                  "exception": traceback.format_exc()}
+    if shim.warnings:
+        result["warnings"] = list(result.get("warnings") or []) + shim.warnings
+    result["invocation"] = invocation
+    return result
