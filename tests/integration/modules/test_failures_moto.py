@@ -9,7 +9,7 @@ __metaclass__ = type
 
 import pytest
 
-from conftest import FAKE_SECRET, PUBLIC_KEY, ec2_client, instance_task, live_instances
+from module_helpers import FAKE_SECRET, PUBLIC_KEY, ec2_client, instance_task, live_instances
 
 
 def test_one_cloud_failing_keeps_the_others_and_reports_each(ansible_moto, moto):

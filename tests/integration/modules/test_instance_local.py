@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from conftest import LOCAL_A, LOCAL_B, group_rules, instance_task, local_provider
+from module_helpers import LOCAL_A, LOCAL_B, group_rules, instance_task, local_provider
 
 LOCAL = [LOCAL_A, LOCAL_B]
 IMAGE = "debian-12-it"

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 
-from conftest import PUBLIC_KEY, instance_task, live_instances
+from module_helpers import PUBLIC_KEY, instance_task, live_instances
 
 BOTH = ["moto-a", "moto-b"]
 

@@ -7,7 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from conftest import group_rules
+from module_helpers import group_rules
 
 BOTH = ["moto-a", "moto-b"]
 # The same three rules as a user might write them on a bad day.
