@@ -90,6 +90,23 @@ options:
       - Seconds to wait for each cloud's listing; a cloud that has not answered by then counts as failed.
     type: float
     default: 60
+  known_hosts_file:
+    description:
+      - Pins the SSH host keys that the clouds report (C(slipway_host_keys); local clouds do), so that
+        SSH checks them strictly although addresses are reused by later machines.
+      - On each real listing (not a cached run) the plugin writes this file atomically, mode C(0600), with one
+        C(ADDRESS KEY) line per host key of every listed machine that has an address and host keys, and sets
+        for those hosts C(ansible_ssh_common_args) to
+        C(-o UserKnownHostsFile=<file> -o StrictHostKeyChecking=yes). A cached run reuses the file
+        (and writes it from the cached hosts if it is missing).
+      - When not set, the file is under C($XDG_CACHE_HOME/slipway.cloud/known_hosts/) (C(~/.cache) when
+        E(XDG_CACHE_HOME) is not set), named after the inventory file and the options that change what is
+        listed. A relative path is taken from the directory of the inventory file.
+      - V(false) turns pinning off; hosts then get no C(ansible_ssh_common_args) from this plugin.
+      - C(ansible_ssh_common_args) set by O(compose) wins. Set in C(group_vars) it does not, as Ansible
+        ranks host variables of an inventory source above group variables; use O(compose), C(host_vars) or
+        V(false) for your own SSH arguments.
+    type: str
 """
 
 EXAMPLES = r"""
@@ -112,6 +129,8 @@ cache: true
 cache_plugin: ansible.builtin.jsonfile
 cache_connection: ~/.cache/slipway-inventory
 cache_timeout: 300
+# host keys reported by the clouds are pinned in this file (default: under ~/.cache/slipway.cloud/known_hosts)
+known_hosts_file: ~/.ssh/slipway_known_hosts
 keyed_groups:
   - key: slipway_state
     prefix: state
@@ -126,6 +145,8 @@ import hashlib
 import json
 import os
 import re
+import shlex
+import tempfile
 import threading
 import time
 
@@ -149,6 +170,11 @@ CACHE_FORMAT = 1
 FILTER_KEYS = ("image", "deployment", "state")
 ADDRESS_KINDS = ("public", "private")
 _UNSAFE_GROUP_CHARS = re.compile(r"[^A-Za-z0-9_]")
+#: what a known_hosts line may hold from a cloud: a key type and base64 data (never a newline or a pattern)
+_HOST_KEY_TYPE = re.compile(r"^[A-Za-z0-9@._-]+$")
+_HOST_KEY_DATA = re.compile(r"^[A-Za-z0-9+/=]+$")
+_ADDRESS = re.compile(r"^[A-Za-z0-9.:_-]+$")
+_OFF = ("false", "no", "off", "0")
 
 
 def safe_group_name(prefix, value):
@@ -278,6 +304,51 @@ def _record(host, cloud_name, cloud, machine, address, login_user_for):
     return {"host": host, "groups": groups, "vars": hostvars}
 
 
+def known_hosts_lines(records):
+    """``ADDRESS KEYTYPE KEYDATA`` lines for every record with an ``ansible_host`` and host keys.
+
+    Keys are cloud data written into a file ssh parses: anything but a plain type and base64
+    data (a comment is dropped) is left out, so a key can never add a line or a host pattern.
+    """
+    lines = []
+    for record in records:
+        hostvars = record["vars"]
+        address = hostvars.get("ansible_host")
+        keys = hostvars.get("slipway_host_keys")
+        if not address or not keys or not _ADDRESS.match(str(address)):
+            continue
+        for key in keys:
+            fields = str(key).split()
+            if len(fields) >= 2 and _HOST_KEY_TYPE.match(fields[0]) and _HOST_KEY_DATA.match(fields[1]):
+                lines.append("%s %s %s\n" % (address, fields[0], fields[1]))
+    return lines
+
+
+def write_atomically(path, text):
+    """Replace ``path`` with ``text`` (mode 0600) so that a concurrent ssh never reads half a file."""
+    directory = os.path.dirname(path) or "."
+    if not os.path.isdir(directory):
+        os.makedirs(directory, 0o700)
+    handle, temporary = tempfile.mkstemp(prefix=".known_hosts-", dir=directory)   # mkstemp: mode 0600
+    try:
+        with os.fdopen(handle, "w") as stream:
+            stream.write(text)
+        os.chmod(temporary, 0o600)
+        os.rename(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def ssh_args_for(path):
+    """ansible_ssh_common_args pinning ``path``; Ansible splits it with shlex, ssh expands % and splits on spaces."""
+    value = path.replace("%", "%%")
+    if any(c.isspace() for c in value):
+        value = '"%s"' % value
+    return "-o %s -o StrictHostKeyChecking=yes" % shlex.quote("UserKnownHostsFile=" + value)
+
+
 def list_clouds(clouds, timeout, get_provider):
     """List every cloud in parallel, one thread and one listing call per cloud.
 
@@ -332,7 +403,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         address = self._address_preference()
         matchers = self._filter_matchers()
 
-        cache_key = self._cache_key(path, address)
+        scope = self._scope_digest(address)
+        cache_key = "%s_%s" % (self.get_cache_key(path), scope)
+        known_hosts = self._known_hosts_path(scope)
         use_cache = self.get_option("cache")
         records = None
         if use_cache and cache:
@@ -347,8 +420,13 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             # A partial listing (a cloud failed) is not cached, so the next run tries that cloud again.
             if use_cache and complete:
                 self._cache[cache_key] = {"format": CACHE_FORMAT, "hosts": records}
+            if known_hosts:
+                self._write_known_hosts(known_hosts, records)
+        elif known_hosts and not os.path.exists(known_hosts):
+            # The cache outlived the file (a cleaned ~/.cache): the cached hosts carry their keys.
+            self._write_known_hosts(known_hosts, records)
 
-        self._populate(records, matchers)
+        self._populate(records, matchers, ssh_args_for(known_hosts) if known_hosts else None)
 
     # -- options ----------------------------------------------------------
     def _address_preference(self):
@@ -379,11 +457,37 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         base = os.path.dirname(os.path.abspath(self._path))
         return [os.path.join(base, os.path.expanduser(str(layer))) for layer in layers]
 
-    def _cache_key(self, path, address):
-        # The options that change what is listed are part of the key, so editing them never serves stale hosts.
+    def _scope_digest(self, address):
+        # The options that change what is listed are part of the cache key (and of the default known_hosts
+        # file's name), so editing them never serves stale hosts or keys pinned for other addresses.
         scope = json.dumps([self._catalog_layers(), self.get_option("clouds"), address,
                             os.environ.get("SLIPWAY_CATALOG")], sort_keys=True)
-        return "%s_%s" % (self.get_cache_key(path), hashlib.sha256(scope.encode("utf-8")).hexdigest()[:12])
+        return hashlib.sha256(scope.encode("utf-8")).hexdigest()[:12]
+
+    def _known_hosts_path(self, scope):
+        """The file that pins host keys, or None when the option is V(false)."""
+        value = self.get_option("known_hosts_file")
+        if value is not None and str(value).strip().lower() in _OFF:
+            return None
+        if value:
+            path = os.path.expanduser(str(value).strip())
+            return os.path.join(os.path.dirname(os.path.abspath(self._path)), path)
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        source = os.path.abspath(self._path)
+        name = os.path.basename(source).split(".slipway.")[0] or "inventory"
+        digest = hashlib.sha256(("%s\0%s" % (source, scope)).encode("utf-8")).hexdigest()[:16]
+        return os.path.join(base, "slipway.cloud", "known_hosts", "%s-%s" % (name, digest))
+
+    def _write_known_hosts(self, path, records):
+        lines = known_hosts_lines(records)
+        try:
+            if lines:
+                write_atomically(path, "".join(lines))
+            elif os.path.exists(path):
+                os.unlink(path)        # no machine has keys any more: pin nothing stale
+        except (IOError, OSError) as exc:
+            raise AnsibleParserError("%s: cannot write the known_hosts file %s of option 'known_hosts_file' (%s); "
+                                     "give a writable path, or false to not pin host keys" % (self._path, path, exc))
 
     # -- listing ----------------------------------------------------------
     def _fetch(self, address):
@@ -432,10 +536,12 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         return host_records(listings, catalog.clouds, address, login_user_for), not failures
 
     # -- inventory --------------------------------------------------------
-    def _populate(self, records, matchers):
+    def _populate(self, records, matchers, ssh_args=None):
         inventory = self.inventory
         strict = self.get_option("strict")
         compose = _literal_expressions(self.get_option("compose"))
+        if compose and "ansible_ssh_common_args" in compose:
+            ssh_args = None        # the user's own SSH arguments win
         groups = self.get_option("groups")
         keyed_groups = self.get_option("keyed_groups")
         constructed = bool(compose or groups or keyed_groups)
@@ -453,10 +559,14 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 for key, value in hostvars.items():
                     if value is not None:
                         target.set_variable(key, value)
+                if ssh_args and "slipway_host_keys" in hostvars and "ansible_host" in hostvars:
+                    target.set_variable("ansible_ssh_common_args", ssh_args)
             else:
                 for key, value in hostvars.items():
                     if value is not None:
                         inventory.set_variable(host, key, wrap_var(value))
+                if ssh_args and "slipway_host_keys" in hostvars and "ansible_host" in hostvars:
+                    inventory.set_variable(host, "ansible_ssh_common_args", wrap_var(ssh_args))
             for group in record["groups"]:
                 if group not in known_groups:
                     inventory.add_group(group)

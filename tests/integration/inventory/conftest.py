@@ -78,6 +78,8 @@ class Inventory:
 def inventory(tmp_path):
     env = ansible_env(**fleet.CREDENTIALS)
     env["ANSIBLE_PYTHON_INTERPRETER"] = sys.executable
+    # the plugin's default known_hosts files go under $XDG_CACHE_HOME: this test's, not ~/.cache
+    env["XDG_CACHE_HOME"] = str(tmp_path / "xdg-cache")
     return Inventory(str(tmp_path), env)
 
 

@@ -11,7 +11,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import glob
 import os
+import re
+import stat
+import subprocess
 
 import inventory_fleet as fleet
 import pytest
@@ -34,7 +38,8 @@ MOTO_CLOUDS = ["moto-1", "moto-2", "moto-3"]
 
 def test_ansible_doc_renders(inventory):
     proc = inventory.run("ansible-doc", "-t", "inventory", "slipway.cloud.instances")
-    for text in ("slipway.cloud.instances", "filters", "address", "keyed_groups", "cache_plugin", "EXAMPLES"):
+    for text in ("slipway.cloud.instances", "filters", "address", "keyed_groups", "cache_plugin", "known_hosts_file",
+                 "EXAMPLES"):
         assert text in proc.stdout
 
 
@@ -229,12 +234,95 @@ def test_local_and_moto_machines_at_once(moto, moto_catalog, shipped_catalog, in
         assert host["slipway_ssh_url"] == "ssh://root@" + machine.private_ip
         assert host["slipway_state"] == "running"
         assert host["slipway_host_keys"] and host["slipway_host_keys"][0].startswith("ssh-")
+    # host keys are pinned by default, in a file under $XDG_CACHE_HOME named after the source
+    (pinned,) = known_hosts_files(inventory, "everything-")
+    for machine, host in ((on_a[0], hv[mine[0]]), (on_b[0], hv[mine[1]])):
+        assert host["ansible_ssh_common_args"] == "-o UserKnownHostsFile=%s -o StrictHostKeyChecking=yes" % pinned
+        assert pinned_lines(pinned, machine.private_ip) == sorted(machine.host_keys)
+    assert not any("ansible_ssh_common_args" in hv[host] for host in MOTO_HOSTS)   # no keys, nothing pinned
 
     # the shipped inventories/local reaches them through the plugin's host vars and its group_vars
-    # (whose ansible_python_interpreter must win over the controller's venv Python set in the env)
+    # (whose ansible_python_interpreter must win over the controller's venv Python set in the env),
+    # with strict host key checking against the file the plugin pinned the keys in
     local_inventory = os.path.join(collection_root(), "inventories", "local")
+    with open(os.path.join(local_inventory, "group_vars", "all.yml")) as handle:
+        assert "StrictHostKeyChecking=no" not in handle.read()
     proc = inventory.run("ansible", "-i", local_inventory, ":".join(mine), "-m", "ansible.builtin.ping",
-                         "-o", "--private-key", local_ssh_key[0], check=False)
+                         "-o", "-vvv", "--private-key", local_ssh_key[0], check=False, env=NO_SSH_MASTER)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     for host in mine:
         assert "%s | SUCCESS" % host in proc.stdout and '"ping": "pong"' in proc.stdout
+    (local_pinned,) = known_hosts_files(inventory, "local-")
+    assert "StrictHostKeyChecking=yes" in proc.stdout and "UserKnownHostsFile=" + local_pinned in proc.stdout
+    assert "StrictHostKeyChecking=no" not in proc.stdout
+    for machine in (on_a[0], on_b[0]):
+        assert pinned_lines(local_pinned, machine.private_ip) == sorted(machine.host_keys)
+
+
+#: every ssh run connects anew (no ControlPersist master of an earlier run), so each one checks the host key
+NO_SSH_MASTER = {"ANSIBLE_SSH_ARGS": "-o ControlMaster=no"}
+
+
+def known_hosts_files(inventory, prefix):
+    return glob.glob(os.path.join(inventory.env["XDG_CACHE_HOME"], "slipway.cloud", "known_hosts", prefix + "*"))
+
+
+def pinned_lines(path, address):
+    """The keys pinned for ``address`` ("type data" each, sorted); the file must be private to its owner."""
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    with open(path) as handle:
+        lines = [line.split() for line in handle.read().splitlines()]
+    return sorted(" ".join(fields[1:]) for fields in lines if fields[0] == address)
+
+
+def test_pinned_host_keys_are_checked_strictly(shipped_catalog, inventory, local_machines, local_ssh_key):
+    run_id = "pin%d" % os.getpid()
+    (machine,) = local_machines("local-a", names=(run_id + "-k1",), tags={"slipway:image": "debian-12"})
+    options = dict(catalog=[shipped_catalog], clouds=["local-a"], cache=True,
+                   cache_plugin="ansible.builtin.jsonfile", cache_connection=inventory.path("cache"),
+                   cache_timeout=600, known_hosts_file="pins/known_hosts")      # relative to the inventory file
+    source = inventory.write("pinned.slipway.yml", **options)
+    pinned = inventory.path("pins/known_hosts")
+
+    hv = hostvars(inventory.list(source)[0])
+    assert hv[machine.name]["ansible_ssh_common_args"] == \
+        "-o UserKnownHostsFile=%s -o StrictHostKeyChecking=yes" % pinned
+    assert pinned_lines(pinned, machine.private_ip) == sorted(machine.host_keys)
+
+    def ping(*extra):
+        return inventory.run("ansible", "-i", source, machine.name, "-m", "ansible.builtin.ping", "-o",
+                             "--private-key", local_ssh_key[0], *extra, check=False,
+                             env=dict(NO_SSH_MASTER, ANSIBLE_PYTHON_INTERPRETER="/usr/bin/python3"))
+
+    proc = ping()
+    assert proc.returncode == 0 and "SUCCESS" in proc.stdout, proc.stdout + proc.stderr
+
+    # another key pinned for the machine's address (the cached run reuses the file): ssh refuses
+    other = inventory.path("other_key")
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", other], check=True)
+    with open(other + ".pub") as handle:
+        wrong = " ".join(handle.read().split()[:2])
+    with open(pinned) as handle:
+        kept = [line for line in handle.read().splitlines() if line.split()[0] != machine.private_ip]
+    with open(pinned, "w") as handle:
+        handle.write("\n".join(kept + ["%s %s" % (machine.private_ip, wrong)]) + "\n")
+    proc = ping()
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "UNREACHABLE" in output, output
+    assert re.search(r"Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED", output), output
+
+    # a real listing writes the machine's own keys again
+    proc = ping("--flush-cache")
+    assert proc.returncode == 0 and "SUCCESS" in proc.stdout, proc.stdout + proc.stderr
+    assert pinned_lines(pinned, machine.private_ip) == sorted(machine.host_keys)
+
+    # a cached run whose file is gone writes it from the cached hosts
+    os.unlink(pinned)
+    inventory.list(source)
+    assert pinned_lines(pinned, machine.private_ip) == sorted(machine.host_keys)
+
+    # false: nothing pinned, no SSH arguments; the user's compose wins over the pinned file
+    off = inventory.write("off.slipway.yml", **dict(options, known_hosts_file=False))
+    assert "ansible_ssh_common_args" not in hostvars(inventory.list(off)[0])[machine.name]
+    own = inventory.write("own.slipway.yml", **dict(options, compose={"ansible_ssh_common_args": "'-o Foo=bar'"}))
+    assert hostvars(inventory.list(own)[0])[machine.name]["ansible_ssh_common_args"] == "-o Foo=bar"
