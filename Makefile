@@ -111,8 +111,12 @@ collection:
 ## ---------------------------------------------------------------- the targets
 
 # The hook for the tutorial: `make demo` runs playbooks/demo.yml from the copy.
+# The report callback writes the run table, a JSON file and an HTML page (DEMO_REPORT_DIR).
+DEMO_REPORT_DIR ?= $(CURDIR)/report
 demo: setup collection
-	cd $(COLLECTION) && ANSIBLE_LOCALHOST_WARNING=false ansible-playbook playbooks/demo.yml
+	cd $(COLLECTION) && ANSIBLE_LOCALHOST_WARNING=false \
+		ANSIBLE_CALLBACKS_ENABLED=slipway.cloud.deploy_report SLIPWAY_REPORT_DIR=$(DEMO_REPORT_DIR) \
+		ansible-playbook playbooks/demo.yml
 
 # Every stage runs even if an earlier one failed (-k); the exit status is non-zero if any did.
 test:

@@ -113,6 +113,7 @@ EXAMPLES = r"""
 # inventory/all.slipway.yml: every managed machine on every cloud of the catalog
 plugin: slipway.cloud.instances
 
+---
 # inventory/web.slipway.yml: running nginx machines of two clouds, private addresses first,
 # cached for five minutes, plus a group per state
 plugin: slipway.cloud.instances
@@ -120,7 +121,7 @@ catalog:
   - ../catalog
 clouds:
   - exoscale-ch-gva
-  - aws-eu-west-1
+  - ec2
 filters:
   image: [nginx-*]
   state: running

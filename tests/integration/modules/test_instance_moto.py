@@ -169,7 +169,7 @@ def test_image_lookup_and_size(ansible_moto, moto):
     assert made.result(0)["instances"][0]["image_id"] == "ami-1e749f67"
     big = made.result(1)["instances"][0]
     assert (big["flavor"], big["cpu"], big["ram_gb"]) == ("m6i.xlarge", 4, 16)
-    types = {r["Instances"][0]["InstanceType"] for r in __import__("conftest").ec2_client(moto)
+    types = {r["Instances"][0]["InstanceType"] for r in ec2_client(moto)
              .describe_instances()["Reservations"]}
     assert "m6i.xlarge" in types
 
