@@ -9,6 +9,9 @@ provider adapts one family (local, ec2, generic libcloud, ...). No Ansible impor
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import os
 
 from ansible_collections.slipway.cloud.plugins.module_utils.model import ProviderError
@@ -98,6 +101,20 @@ def resolve_credentials(cloud, environ):
                 cloud=cloud.name, variable=variable)
         values[argument] = environ[variable]
     return values
+
+
+def ssh_key_name(public_key):
+    """(name, "type base64") for an OpenSSH public key: slipway-<sha256 of the key blob>."""
+    parts = str(public_key or "").strip().split()
+    if len(parts) < 2 or not parts[0].startswith(("ssh-", "ecdsa-", "sk-")):
+        raise ProviderError("ssh_public_key is not an OpenSSH public key line (\"ssh-ed25519 AAAA... comment\")",
+                            option="ssh_public_key")
+    try:
+        blob = base64.b64decode(parts[1].encode("ascii"), validate=True)
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        raise ProviderError("ssh_public_key: the key data after %s is not valid base64" % parts[0],
+                            option="ssh_public_key")
+    return "slipway-" + hashlib.sha256(blob).hexdigest()[:24], "%s %s" % (parts[0], parts[1])
 
 
 _REGISTRY = {}

@@ -21,11 +21,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
-import binascii
 import dataclasses
 import datetime
 import fnmatch
-import hashlib
 import os
 import threading
 import time
@@ -47,6 +45,7 @@ from ansible_collections.slipway.cloud.plugins.module_utils.providers.base impor
     Provider,
     register,
     resolve_credentials,
+    ssh_key_name,
 )
 from ansible_collections.slipway.cloud.plugins.module_utils.retry import error_code, is_transient
 from ansible_collections.slipway.cloud.plugins.module_utils.rules import canonical, diff_rules, parse_rules
@@ -141,20 +140,6 @@ def _tolerant_response_class(base):
             return "HTTP %s" % self.status
 
     return TolerantEC2Response
-
-
-def key_pair_name(public_key):
-    """A name that is the same for the same key everywhere: slipway-<sha256 of the key blob>."""
-    parts = str(public_key or "").strip().split()
-    if len(parts) < 2 or not parts[0].startswith(("ssh-", "ecdsa-", "sk-")):
-        raise ProviderError("ssh_public_key is not an OpenSSH public key line (\"ssh-ed25519 AAAA... comment\")",
-                            option="ssh_public_key")
-    try:
-        blob = base64.b64decode(parts[1].encode("ascii"), validate=True)
-    except (binascii.Error, ValueError, UnicodeEncodeError):
-        raise ProviderError("ssh_public_key: the key data after %s is not valid base64" % parts[0],
-                            option="ssh_public_key")
-    return "slipway-" + hashlib.sha256(blob).hexdigest()[:24], "%s %s" % (parts[0], parts[1])
 
 
 class Ec2Provider(Provider):
@@ -383,7 +368,7 @@ class Ec2Provider(Provider):
 
     def ensure_key_pair(self, public_key):
         """Import ``public_key`` once under a name derived from it; return the name."""
-        name, material = key_pair_name(public_key)
+        name, material = ssh_key_name(public_key)
         params = dict(Action="DescribeKeyPairs", **self._filters({"key-name": name}))
         if self._call("look up key pair %s" % name, params).findall("keySet/item"):
             return name

@@ -27,7 +27,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
-import binascii
 import dataclasses
 import datetime
 import fnmatch
@@ -59,6 +58,7 @@ from ansible_collections.slipway.cloud.plugins.module_utils.model import (
 from ansible_collections.slipway.cloud.plugins.module_utils.providers.base import (
     Provider,
     register,
+    ssh_key_name,
     resolve_credentials,
 )
 from ansible_collections.slipway.cloud.plugins.module_utils.retry import (
@@ -211,20 +211,6 @@ def decode_labels(labels):
         except (ValueError, UnicodeDecodeError):
             tags[key] = value
     return tags
-
-
-def ssh_key_name(public_key):
-    """(name, "type base64") for an OpenSSH public key: slipway-<sha256 of the key blob>."""
-    parts = str(public_key or "").strip().split()
-    if len(parts) < 2 or not parts[0].startswith(("ssh-", "ecdsa-", "sk-")):
-        raise ProviderError("ssh_public_key is not an OpenSSH public key line (\"ssh-ed25519 AAAA... comment\")",
-                            option="ssh_public_key")
-    try:
-        blob = base64.b64decode(parts[1].encode("ascii"), validate=True)
-    except (binascii.Error, ValueError, UnicodeEncodeError):
-        raise ProviderError("ssh_public_key: the key data after %s is not valid base64" % parts[0],
-                            option="ssh_public_key")
-    return "slipway-" + hashlib.sha256(blob).hexdigest()[:24], "%s %s" % (parts[0], parts[1])
 
 
 def _epoch(text):
