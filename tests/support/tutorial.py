@@ -77,6 +77,10 @@ images:
     clouds:
       {nosg}: {{image_id: debian-12, login_user: root}}
       {big}: {{image_id: debian-12, login_user: root}}
+  debian-12-sudo:
+    description: logs in as a user with sudo, so the roles must escalate
+    parent: debian-12-extra
+    login_user: debian
 """
 
 

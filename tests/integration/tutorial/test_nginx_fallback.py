@@ -23,13 +23,15 @@ pytestmark = pytest.mark.long
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def test_nginx_opens_its_port_with_the_firewall_role(extra_clouds):
+@pytest.mark.parametrize("image, login_user", [("debian-12-extra", "root"), ("debian-12-sudo", "debian")])
+def test_nginx_opens_its_port_with_the_firewall_role(extra_clouds, image, login_user):
+    """As root, and as a login user with sudo: then both roles must escalate to install and to load nft."""
     deployment = "tutfb-" + uuid.uuid4().hex[:8]
     clouds = [NO_GROUPS_CLOUD]
     try:
         with MachineWatcher(extra_clouds, deployment) as watcher:
             result = run_playbook(os.path.join(HERE, "fallback.yml"), extra_clouds.env(),
-                                  "-e", json.dumps({"image": "debian-12-extra", "clouds": clouds,
+                                  "-e", json.dumps({"image": image, "clouds": clouds,
                                                     "deployment": deployment, "wait_timeout": 90}))
     finally:
         destroy_deployment(extra_clouds, deployment, clouds)
@@ -41,5 +43,6 @@ def test_nginx_opens_its_port_with_the_firewall_role(extra_clouds):
     assert re.search(r"rule\(s\) applied as nftables table inet slipway_firewall .*the kernel enforces ports "
                      r"(80,22|22,80)", out), out[-5000:]
     assert "title 'Welcome to nginx!'" in out
+    assert re.search(r"at 198\.18\.47\.\d+ as %s," % login_user, out), out[-5000:]
     assert "fallback: port 80 open, port 8082 dropped, firewall table loaded" in out
     assert_nothing_left(extra_clouds, deployment, clouds, watcher)
