@@ -488,26 +488,21 @@ class DeployResult:
     def failed_clouds(self):
         return [c for c in self.order if self.outcomes[c].status == "failed"]
 
+    def _gather(self, attribute):
+        """One attribute of every cloud's outcome, flattened in the clouds' order."""
+        return [item for cloud in self.order for item in getattr(self.outcomes[cloud], attribute)]
+
     @property
     def instances(self):
-        result = []
-        for cloud in self.order:
-            result.extend(self.outcomes[cloud].machines)
-        return result
+        return self._gather("machines")
 
     @property
     def removed(self):
-        result = []
-        for cloud in self.order:
-            result.extend(self.outcomes[cloud].removed)
-        return result
+        return self._gather("removed")
 
     @property
     def warnings(self):
-        result = []
-        for cloud in self.order:
-            result.extend(self.outcomes[cloud].warnings)
-        return result
+        return self._gather("warnings")
 
     @property
     def diff(self):

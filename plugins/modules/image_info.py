@@ -209,18 +209,13 @@ from ansible_collections.slipway.cloud.plugins.module_utils.module_base import S
 
 def resolve_lookup(placement):
     """The placement dict with image_id found by the cloud's provider (newest match)."""
-    # Imported here, statically, so AnsiballZ ships the adapters (providers/base.py loads them
-    # lazily by name, which the bundler cannot see); a missing adapter only fails this path.
+    # Imported here, statically, so AnsiballZ ships the adapters (see providers/families.py)
+    # while plain catalog reads never load them.
     try:
         from ansible_collections.slipway.cloud.plugins.module_utils.providers import base
+        from ansible_collections.slipway.cloud.plugins.module_utils.providers import families  # noqa: F401 pylint: disable=unused-import
     except ImportError as exc:
         raise CatalogError("resolve_lookups needs the provider adapters: %s" % exc, key="resolve_lookups")
-    try:
-        from ansible_collections.slipway.cloud.plugins.module_utils.providers import (  # noqa: F401 pylint: disable=unused-import
-            ec2, libcloud_generic, local,
-        )
-    except ImportError:
-        pass
     provider = base.get_provider(placement.cloud)
     try:
         image_id = provider.resolve_image_lookup(dict(placement.image_lookup))

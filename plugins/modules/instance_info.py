@@ -83,20 +83,8 @@ clouds:
 from ansible_collections.slipway.cloud.plugins.module_utils import deploy
 from ansible_collections.slipway.cloud.plugins.module_utils.module_base import SlipwayModule
 
-# Static imports so AnsiballZ ships the provider adapters (providers/base.py loads them by
-# name, which the bundler cannot see). A family whose library is missing fails only when used.
-try:
-    from ansible_collections.slipway.cloud.plugins.module_utils.providers import ec2  # noqa: F401 pylint: disable=unused-import
-except ImportError:
-    pass
-try:
-    from ansible_collections.slipway.cloud.plugins.module_utils.providers import local  # noqa: F401 pylint: disable=unused-import
-except ImportError:
-    pass
-try:
-    from ansible_collections.slipway.cloud.plugins.module_utils.providers import libcloud_generic  # noqa: F401 pylint: disable=unused-import
-except ImportError:
-    pass
+# Ships every provider adapter with the module (see providers/families.py).
+from ansible_collections.slipway.cloud.plugins.module_utils.providers import families  # noqa: F401 pylint: disable=unused-import
 
 
 def argument_spec():
