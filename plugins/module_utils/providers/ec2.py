@@ -3,12 +3,10 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The EC2 family: AWS and anything speaking its query API (moto in the tests).
 
-Built on libcloud's EC2 driver for what it does well (SigV4 signing, HTTP, error
-documents) and on the EC2 query API through that driver's connection where a
-fleet needs batching that libcloud's per-node methods lack: one RunInstances
-for N machines (MinCount=MaxCount=N), one DescribeInstances for the listing,
-one Terminate/Stop/StartInstances for a batch, one Authorize/Revoke call per
-group change.
+The query API over the standard library (ec2_query.py: SigV4, kept-alive HTTP, XML), with what
+a fleet needs and libcloud's per-node methods lack: one RunInstances for N machines
+(MinCount=MaxCount=N), one DescribeInstances for the listing, one Terminate/Stop/StartInstances
+for a batch, one Authorize/Revoke call per group change.
 
 Retries: every call goes through ``Caller`` (full-jitter backoff, bounded). A
 create is made safe to retry twice over: EC2's ClientToken, and (because moto
@@ -25,7 +23,6 @@ import dataclasses
 import datetime
 import fnmatch
 import os
-import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -41,6 +38,7 @@ from ansible_collections.slipway.cloud.plugins.module_utils.model import (
     ProviderError,
 )
 from ansible_collections.slipway.cloud.plugins.module_utils.providers import libcloud_compat as compat
+from ansible_collections.slipway.cloud.plugins.module_utils.providers.ec2_query import REGION_PATTERN, Ec2QueryClient
 from ansible_collections.slipway.cloud.plugins.module_utils.providers.base import (
     Provider,
     register,
@@ -78,14 +76,6 @@ def _not_yet_visible(exc):
     return is_transient(exc) or error_code(exc) == "InvalidInstanceID.NotFound"
 
 
-def _strip_namespaces(root):
-    """Drop XML namespaces in place: real EC2 and moto spell them differently."""
-    for element in root.iter():
-        if isinstance(element.tag, str) and "}" in element.tag:
-            element.tag = element.tag.split("}", 1)[1]
-    return root
-
-
 def _text(element, path, default=None):
     value = element.findtext(path) if element is not None else None
     return value if value is not None else default
@@ -110,38 +100,6 @@ def _epoch(timestamp):
             return None
 
 
-def _tolerant_response_class(base):
-    """libcloud's EC2 response, made to keep an error's code and status whatever the body.
-
-    libcloud reads ``Errors/Error`` without a namespace and yields an empty message for
-    bodies that are not EC2 error documents (a proxy's HTML 503): the status would be the
-    only clue. This finds Code/Message under any namespace and otherwise says "HTTP 503".
-    """
-    from libcloud.common.types import MalformedResponseError
-
-    class TolerantEC2Response(base):
-        def parse_error(self):
-            try:
-                text = super().parse_error()
-            except MalformedResponseError:
-                text = ""
-            if text:
-                return text
-            try:
-                import xml.etree.ElementTree as ET
-
-                root = _strip_namespaces(ET.fromstring(self.body))
-                errors = ["%s: %s" % (_text(err, "Code"), _text(err, "Message", ""))
-                          for err in root.iter("Error") if _text(err, "Code")]
-                if errors:
-                    return "\n".join(errors)
-            except Exception:  # pylint: disable=broad-except
-                pass
-            return "HTTP %s" % self.status
-
-    return TolerantEC2Response
-
-
 class Ec2Provider(Provider):
     family = "ec2"
     capabilities = frozenset(("security_groups", "stop_start", "image_lookup"))
@@ -157,40 +115,19 @@ class Ec2Provider(Provider):
         token = self._credential(_TOKEN_ARGS, required=False)
 
         compat.check_options(cloud, EC2_OPTIONS)
-        compat.require_libcloud()
-        from libcloud.compute.drivers.ec2 import EC2NodeDriver, EC2Response
-
-        region = cloud.region or DEFAULT_REGION
-        kwargs = {"region": region, "token": token or None, "signature_version": "4",
-                  "timeout": float(cloud.option("http_timeout", 30))}
-        if cloud.endpoint:
-            secure, host, port = compat.split_endpoint(cloud.endpoint)
-            kwargs.update(host=host, port=port, secure=secure)
-            self.endpoint = cloud.endpoint
-        else:
-            self.endpoint = "EC2 in %s" % region
-        if region not in EC2NodeDriver.list_regions():
-            raise ProviderError("cloud %s: unknown EC2 region %r; known: %s"
-                                % (cloud.name, region, ", ".join(sorted(EC2NodeDriver.list_regions()))),
-                                cloud=cloud.name, key="region")
+        region = str(cloud.region or DEFAULT_REGION)
+        if not REGION_PATTERN.match(region):
+            raise ProviderError("cloud %s: region %r is not an EC2 region name like us-east-1, eu-central-2 or "
+                                "us-gov-west-1" % (cloud.name, region), cloud=cloud.name, key="region")
         self.region = region
-        response_class = _tolerant_response_class(EC2Response)
-
-        def make_driver():
-            driver = EC2NodeDriver(key, secret, **kwargs)
-            driver.connection.responseCls = response_class
-            return driver
-
-        # A libcloud connection is not thread-safe: parallel naming calls get one driver per thread.
-        self._make_driver = make_driver
-        self._local = threading.local()
-        self.driver = make_driver()
-        self._local.driver = self.driver
+        if cloud.endpoint:
+            compat.split_endpoint(cloud.endpoint)      # one clear error for anything but http(s)://host[:port]
+        self.client = Ec2QueryClient(region, key, secret, token=token or None, endpoint=cloud.endpoint,
+                                     timeout=float(cloud.option("http_timeout", 30)))
+        self.endpoint = cloud.endpoint or "EC2 in %s" % region
         self.parallel = max(1, int(cloud.option("parallel_requests", 4)))
         retry_options = {name: cloud.option("retry_" + name) for name in compat.DEFAULT_RETRY}
         self.caller = compat.Caller(cloud, self.endpoint, [key, secret, token], retry_options)
-        self._drivers_lock = threading.Lock()
-        self._extra_drivers = []
         self._network_cache = None
         self._type_cache = {}
         self._image_cache = {}
@@ -206,19 +143,9 @@ class Ec2Provider(Provider):
                 cloud=self.cloud.name, key="credentials." + names[0])
         return None
 
-    # -- the query API through libcloud's signed connection ----------------------
-    def _thread_driver(self):
-        driver = getattr(self._local, "driver", None)
-        if driver is None:
-            driver = self._local.driver = self._make_driver()
-            with self._drivers_lock:
-                self._extra_drivers.append(driver)
-        return driver
-
+    # -- the query API -------------------------------------------------------------
     def _request(self, params):
-        driver = self._thread_driver()
-        response = driver.connection.request(driver.path, params=params)
-        return _strip_namespaces(response.object)
+        return self.client.call(params)
 
     def _call(self, what, params, transient=is_transient):
         return self.caller.call(what, lambda: self._request(params), transient)
@@ -296,18 +223,13 @@ class Ec2Provider(Provider):
         return flavors
 
     def _type_info(self, instance_types):
-        """Fill the (vcpu, ram_gb) cache for these types: libcloud's table, else one API call."""
+        """Fill the (vcpu, ram_gb) cache for these types: the catalog's flavors, else one API call."""
         missing = [t for t in set(instance_types) if t and t not in self._type_cache]
-        if not missing:
-            return
-        from libcloud.compute.constants.ec2_instance_types import INSTANCE_TYPES
-
         unknown = []
         for name in missing:
-            known = INSTANCE_TYPES.get(name)
-            if known:
-                cpu = compat.size_vcpus(type("Size", (), {"extra": known.get("extra", {})})(), "ec2")
-                self._type_cache[name] = (cpu, round(known["ram"] / 1024.0, 3) if known.get("ram") else None)
+            flavor = self.cloud.flavor(name)
+            if flavor is not None and flavor.cpu is not None and flavor.ram_gb is not None:
+                self._type_cache[name] = (flavor.cpu, flavor.ram_gb)
             else:
                 unknown.append(name)
         if unknown:
@@ -790,12 +712,7 @@ class Ec2Provider(Provider):
         return self._image_cache[key]
 
     def close(self):
-        drivers = [getattr(self, "driver", None)] + list(getattr(self, "_extra_drivers", []))
-        for driver in drivers:
-            session = getattr(getattr(getattr(driver, "connection", None), "connection", None), "session", None)
-            if session is not None:
-                session.close()
-        self._extra_drivers = []
+        self.client.close()
 
 
 register("ec2", Ec2Provider)

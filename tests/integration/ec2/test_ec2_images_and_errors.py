@@ -106,7 +106,20 @@ def test_unreachable_endpoint_is_one_clear_error_without_retries(env):
 def test_unknown_region(env, moto):
     with pytest.raises(ProviderError) as err:
         get_provider(make_cloud(moto.url, region="mars-north-1"), env)
-    assert "unknown EC2 region 'mars-north-1'; known:" in err.value.msg and "eu-west-1" in err.value.msg
+    assert err.value.msg == ("cloud moto-east: region 'mars-north-1' is not an EC2 region name like us-east-1, "
+                             "eu-central-2 or us-gov-west-1")
+    assert err.value.details["key"] == "region"
+
+
+@pytest.mark.parametrize("region, endpoint", [
+    ("eu-central-2", "https://ec2.eu-central-2.amazonaws.com"),       # newer than libcloud 3.9's region table
+    ("il-central-1", "https://ec2.il-central-1.amazonaws.com"),
+    ("us-gov-east-1", "https://ec2.us-gov-east-1.amazonaws.com"),
+    ("cn-northwest-1", "https://ec2.cn-northwest-1.amazonaws.com.cn"),
+])
+def test_every_region_has_its_endpoint(env, region, endpoint):
+    provider = get_provider(make_cloud(None, region=region), env)
+    assert provider.client.endpoint == endpoint and provider.endpoint == "EC2 in %s" % region
 
 
 def test_bad_endpoint(env):

@@ -97,13 +97,25 @@ def test_filters(moto, moto_catalog, inventory, filters, expected):
     assert sorted(hostvars(data)) == expected
 
 
-def poisoned_libcloud(directory):
-    """A PYTHONPATH entry whose `libcloud` cannot be imported: any provider use then fails."""
-    package = os.path.join(directory, "poison", "libcloud")
-    os.makedirs(package)
-    with open(os.path.join(package, "__init__.py"), "w") as handle:
-        handle.write("raise ImportError('libcloud imported by a run that must not use it')\n")
-    return os.path.join(directory, "poison")
+ENGINE = "ansible_collections.slipway.cloud.plugins.module_utils."
+
+
+class ImportRecorder:
+    """Environment for a child Python that writes, at exit, the names of every module it imported."""
+
+    def __init__(self, directory):
+        self.directory = os.path.join(directory, "import-recorder")
+        self.path = os.path.join(directory, "imported.txt")
+        os.makedirs(self.directory)
+        with open(os.path.join(self.directory, "sitecustomize.py"), "w") as handle:
+            handle.write("import atexit, os, sys\n"
+                         "atexit.register(lambda: open(os.environ['SLIPWAY_TEST_IMPORTS'], 'w')"
+                         ".write('\\n'.join(sorted(sys.modules))))\n")
+        self.env = {"PYTHONPATH": self.directory, "SLIPWAY_TEST_IMPORTS": self.path}
+
+    def modules(self):
+        with open(self.path) as handle:
+            return handle.read().split("\n")
 
 
 def test_cache_serves_hosts_without_listing_or_importing_providers(moto, moto_catalog, inventory):
@@ -116,26 +128,33 @@ def test_cache_serves_hosts_without_listing_or_importing_providers(moto, moto_ca
     assert sorted(hostvars(data)) == ["a-0", "a-1", "c-0"]
 
     fleet.seed(moto.url, "us-west-2", 1, "b")           # the cache does not know this one yet
-    poison = {"PYTHONPATH": poisoned_libcloud(inventory.workdir)}
-    data, stderr = inventory.list(source, env=poison)
+    recorder = ImportRecorder(inventory.workdir)
+    data, stderr = inventory.list(source, env=recorder.env)
     assert sorted(hostvars(data)) == ["a-0", "a-1", "c-0"], stderr
     assert "WARNING" not in stderr, stderr
+    loaded = recorder.modules()
+    assert "ansible_collections.slipway.cloud.plugins.inventory.instances" in loaded      # the recorder works
+    assert [name for name in loaded if name.startswith(ENGINE) or name.split(".")[0] == "libcloud"] == []
 
-    # the poison bites when the clouds are really listed: every cloud fails, by name
-    data, stderr = inventory.list(source, "--flush-cache", env=poison)
+    # every cloud fails, by name (no credentials), and that partial listing is not cached
+    no_credentials = {name: "" for name in fleet.CREDENTIALS}
+    data, stderr = inventory.list(source, "--flush-cache", env=no_credentials)
     assert hostvars(data) == {}
     for cloud in MOTO_CLOUDS:
         assert "cloud %s was not listed" % cloud in stderr
 
-    # a partial listing is not cached; a full one replaces the old entry
-    data = inventory.list(source, "--flush-cache")[0]
+    # a full listing replaces the old entry; it is the run that imports the engine (and no libcloud for EC2)
+    data = inventory.list(source, "--flush-cache", env=recorder.env)[0]
     assert sorted(hostvars(data)) == ["a-0", "a-1", "b-0", "c-0"]
-    data = inventory.list(source, env=poison)[0]
+    loaded = recorder.modules()
+    assert ENGINE + "providers.ec2" in loaded and "libcloud" not in loaded
+    data = inventory.list(source, env=recorder.env)[0]
     assert sorted(hostvars(data)) == ["a-0", "a-1", "b-0", "c-0"]
+    assert [name for name in recorder.modules() if name.startswith(ENGINE)] == []
 
     # filters apply to cached hosts too
     filtered = inventory.write("cached-filtered.slipway.yml", filters={"image": "nope"}, **options)
-    data = inventory.list(filtered, env=poison)[0]
+    data = inventory.list(filtered, env=recorder.env)[0]
     assert hostvars(data) == {}
 
 

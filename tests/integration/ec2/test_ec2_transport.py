@@ -1,0 +1,121 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) slipway.cloud contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The EC2 query transport on real sockets: kept-alive connections, a connection the server
+dropped, a proxy from the environment, and moto checking what we sign."""
+
+import http.client
+import http.server
+import threading
+
+import pytest
+from ec2_helpers import KEY_VALUE, SECRET_VALUE
+
+from ansible_collections.slipway.cloud.plugins.module_utils.providers.ec2_query import Ec2ApiError, Ec2QueryClient
+
+ANSWER = (b'<DescribeRegionsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">'
+          b"<regionInfo><item><regionName>us-east-1</regionName></item></regionInfo></DescribeRegionsResponse>")
+
+
+class _Server:
+    """HTTP/1.1 on loopback that answers ANSWER and counts connections and requests."""
+
+    def __init__(self, close_after_each=False, proxy=False):
+        owner = self
+        self.connections = 0
+        self.requests = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def setup(self):
+                owner.connections += 1
+                super().setup()
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                owner.requests.append((self.path, dict(self.headers), body))
+                if proxy:          # forward to the origin named by the absolute URL
+                    target = http.client.HTTPConnection(self.path.split("/")[2], timeout=10)
+                    headers = {k: v for k, v in self.headers.items() if k.lower() not in ("proxy-connection",)}
+                    target.request("POST", "/", body=body, headers=headers)
+                    answer = target.getresponse()
+                    status, payload = answer.status, answer.read()
+                    target.close()
+                else:
+                    status, payload = 200, ANSWER
+                self.send_response(status)
+                self.send_header("Content-Type", "text/xml")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+                if close_after_each:
+                    self.close_connection = True     # closes without saying so, as an idle timeout does
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = "http://127.0.0.1:%d" % self.server.server_port
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(autouse=True)
+def no_proxy_from_outside(monkeypatch):
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "no_proxy", "NO_PROXY", "all_proxy",
+                 "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_one_connection_serves_many_calls():
+    with _Server() as server:
+        client = Ec2QueryClient("us-east-1", "AKIDEXAMPLE", "secret", endpoint=server.url)
+        for dummy in range(5):
+            assert client.call({"Action": "DescribeRegions"}).findtext("regionInfo/item/regionName") == "us-east-1"
+        client.close()
+    assert server.connections == 1 and len(server.requests) == 5
+    path, headers, body = server.requests[0]
+    assert path == "/" and body == b"Action=DescribeRegions&Version=2016-11-15"
+    assert headers["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
+    assert "/us-east-1/ec2/aws4_request, SignedHeaders=content-type;host;x-amz-date," in headers["Authorization"]
+
+
+def test_a_connection_the_server_dropped_is_reopened_once():
+    with _Server(close_after_each=True) as server:
+        client = Ec2QueryClient("us-east-1", "AKIDEXAMPLE", "secret", endpoint=server.url)
+        for dummy in range(3):
+            client.call({"Action": "DescribeRegions"})
+        client.close()
+    assert len(server.requests) == 3 and server.connections == 3
+
+
+def test_a_proxy_from_the_environment_is_used(monkeypatch, moto):
+    with _Server(proxy=True) as proxy:
+        monkeypatch.setenv("http_proxy", proxy.url)
+        client = Ec2QueryClient("us-east-1", KEY_VALUE, SECRET_VALUE, endpoint=moto.url)
+        regions = [e.text for e in client.call({"Action": "DescribeRegions"}).findall("regionInfo/item/regionName")]
+        with pytest.raises(Ec2ApiError) as err:
+            client.call({"Action": "DescribeInstances", "InstanceId.1": "i-0000000000000000"})
+        client.close()
+    assert "eu-central-2" in regions and len(proxy.requests) == 2
+    assert proxy.requests[0][0] == moto.url + "/"             # the absolute URL: it went through the proxy
+    assert err.value.status == 400 and err.value.code == "InvalidInstanceID.NotFound"
+
+
+def test_moto_accepts_what_we_sign_and_answers_errors_we_can_read(moto):
+    client = Ec2QueryClient("eu-west-1", KEY_VALUE, SECRET_VALUE, endpoint=moto.url, token="session-token")
+    zones = client.call({"Action": "DescribeAvailabilityZones"}).findall("availabilityZoneInfo/item/zoneName")
+    assert zones and all(zone.text.startswith("eu-west-1") for zone in zones)
+    with pytest.raises(Ec2ApiError) as err:
+        client.call({"Action": "DescribeImages", "ImageId.1": "ami-nothere"})
+    client.close()
+    assert err.value.status == 400 and err.value.code == "InvalidAMIID.NotFound"
