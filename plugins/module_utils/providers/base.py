@@ -46,6 +46,17 @@ class Provider:
         """
         raise NotImplementedError
 
+    def fleet_names(self, placement, names):
+        """``names`` as a list, checked as every fleet create needs: unique, and a flavor to size them."""
+        names = list(names)
+        if len(set(names)) != len(names):
+            raise ProviderError("cloud %s: machine names must be unique, got %s" % (self.cloud.name, names),
+                                cloud=self.cloud.name)
+        if names and not placement.flavor:
+            raise ProviderError("cloud %s (provider %s) needs a flavor (instance type) for image %s"
+                                % (self.cloud.name, self.family, placement.image), cloud=self.cloud.name)
+        return names
+
     def destroy_machines(self, machines):
         raise NotImplementedError
 

@@ -321,15 +321,9 @@ class Ec2Provider(Provider):
         return found
 
     def create_machines(self, placement, names, ssh_public_key, tags):
-        names = list(names)
+        names = self.fleet_names(placement, names)
         if not names:
             return []
-        if len(set(names)) != len(names):
-            raise ProviderError("cloud %s: machine names must be unique, got %s" % (self.cloud.name, names),
-                                cloud=self.cloud.name)
-        if not placement.flavor:
-            raise ProviderError("cloud %s: EC2 needs an instance type (flavor) for image %s"
-                                % (self.cloud.name, placement.image), cloud=self.cloud.name)
         image_id = placement.image_id or self.resolve_image_lookup(placement.image_lookup)
         key_name = self.ensure_key_pair(ssh_public_key) if ssh_public_key else None
         subnet_id = self._network()[1]

@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import http.client
 import re
+import select
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -31,7 +32,21 @@ SERVICE = "ec2"
 #: aws, aws-cn, aws-us-gov and the isolated partitions: us-east-1, cn-north-1, us-gov-west-1, eu-isoe-west-1
 REGION_PATTERN = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+\Z")
 _ROOT_NAMESPACE = re.compile(rb'\sxmlns="[^"]*"')
-_RECONNECT_ERRORS = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+
+
+def _still_open(connection):
+    """True when an idle kept-alive connection can carry the next call.
+
+    Idle, it has nothing to read: readable means the server closed it (EOF) or sent something unasked.
+    """
+    sock = connection.sock
+    if sock is None:
+        return False
+    try:
+        readable = select.select([sock], [], [], 0)[0]
+    except (OSError, ValueError):
+        return False
+    return not readable
 
 
 class Ec2ApiError(Exception):
@@ -159,21 +174,20 @@ class Ec2QueryClient:
             raise Ec2ApiError(502, None, "the answer is not XML (%s): %r" % (exc, payload[:200]))
 
     def _send(self, body, headers):
-        """POST over this thread's kept-alive connection; a connection the server closed meanwhile is reopened once."""
+        """POST over this thread's kept-alive connection (a fresh one if the server closed the idle one)."""
         connection = getattr(self._local, "connection", None)
-        reused = connection is not None
+        if connection is not None and not _still_open(connection):
+            self._drop(connection)
+            connection = None
         if connection is None:
             connection = self._connect()
         try:
             connection.request("POST", self.path, body=body, headers=headers)
             answer = connection.getresponse()
             payload = answer.read()
-        except _RECONNECT_ERRORS:
-            self._drop(connection)
-            if not reused:
-                raise
-            return self._send(body, headers)
         except BaseException:
+            # Never re-sent here: the call may have reached the server (a create), so the caller's
+            # retry logic decides, and the next call opens a new connection.
             self._drop(connection)
             raise
         if answer.will_close:

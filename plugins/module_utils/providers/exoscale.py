@@ -630,15 +630,9 @@ class ExoscaleProvider(Provider):
         return size
 
     def create_machines(self, placement, names, ssh_public_key, tags):
-        names = list(names)
+        names = self.fleet_names(placement, names)
         if not names:
             return []
-        if len(set(names)) != len(names):
-            raise ProviderError("cloud %s: machine names must be unique, got %s" % (self.cloud.name, names),
-                                cloud=self.cloud.name)
-        if not placement.flavor:
-            raise ProviderError("cloud %s: Exoscale needs a flavor (instance type) for image %s"
-                                % (self.cloud.name, placement.image), cloud=self.cloud.name)
         type_id = self._type_id(placement.flavor)
         template_id = placement.image_id or self.resolve_image_lookup(placement.image_lookup)
         disk = self._disk_size(placement)

@@ -11,7 +11,9 @@ import threading
 import pytest
 from ec2_helpers import KEY_VALUE, SECRET_VALUE
 
+from ansible_collections.slipway.cloud.plugins.module_utils.providers import ec2_query
 from ansible_collections.slipway.cloud.plugins.module_utils.providers.ec2_query import Ec2ApiError, Ec2QueryClient
+from ansible_collections.slipway.cloud.plugins.module_utils.retry import is_transient
 
 ANSWER = (b'<DescribeRegionsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">'
           b"<regionInfo><item><regionName>us-east-1</regionName></item></regionInfo></DescribeRegionsResponse>")
@@ -24,6 +26,7 @@ class _Server:
         owner = self
         self.connections = 0
         self.requests = []
+        self.closed = threading.Semaphore(0)      # released each time the server has closed a connection
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -31,6 +34,11 @@ class _Server:
             def setup(self):
                 owner.connections += 1
                 super().setup()
+
+            def finish(self):
+                super().finish()
+                self.connection.close()
+                owner.closed.release()
 
             def log_message(self, *args):
                 pass
@@ -89,13 +97,30 @@ def test_one_connection_serves_many_calls():
     assert "/us-east-1/ec2/aws4_request, SignedHeaders=content-type;host;x-amz-date," in headers["Authorization"]
 
 
-def test_a_connection_the_server_dropped_is_reopened_once():
+def test_a_connection_the_server_closed_is_replaced_before_the_next_call():
     with _Server(close_after_each=True) as server:
         client = Ec2QueryClient("us-east-1", "AKIDEXAMPLE", "secret", endpoint=server.url)
         for dummy in range(3):
             client.call({"Action": "DescribeRegions"})
+            assert server.closed.acquire(timeout=10)          # as an idle timeout closes it between calls
         client.close()
     assert len(server.requests) == 3 and server.connections == 3
+
+
+def test_a_call_lost_with_its_connection_is_not_sent_again(monkeypatch):
+    with _Server(close_after_each=True) as server:
+        client = Ec2QueryClient("us-east-1", "AKIDEXAMPLE", "secret", endpoint=server.url)
+        client.call({"Action": "DescribeRegions"})
+        connection = client._local.connection
+        assert server.closed.acquire(timeout=10)
+        monkeypatch.setattr(ec2_query, "_still_open", lambda c: True)     # the server closes just after the check
+        with pytest.raises(Exception) as err:
+            client.call({"Action": "DescribeRegions"})
+        assert is_transient(err.value)        # the caller's retry (with its lost-answer checks) takes over
+        assert client._local.connection is None and connection.sock is None
+        client.call({"Action": "DescribeRegions"})                         # on a new connection
+        client.close()
+    assert len(server.requests) == 2 and server.connections == 2
 
 
 def test_a_proxy_from_the_environment_is_used(monkeypatch, moto):
