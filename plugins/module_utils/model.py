@@ -15,6 +15,9 @@ MANAGED_TAG = "slipway:managed"
 IMAGE_TAG = "slipway:image"
 DEPLOYMENT_TAG = "slipway:deployment"
 NAME_TAG = "slipway:name"
+#: written by providers whose machines cannot tell their login user or their create call otherwise
+LOGIN_USER_TAG = "slipway:login_user"
+REQUEST_TAG = "slipway:request"          # one value per create call: finds its machines after a lost answer
 
 
 class SlipwayError(Exception):

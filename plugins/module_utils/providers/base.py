@@ -57,6 +57,15 @@ class Provider:
                                 % (self.cloud.name, self.family, placement.image), cloud=self.cloud.name)
         return names
 
+    def check_wait(self, until):
+        """One clear error for a wait this cloud cannot do: ``until`` must be running or ssh, and
+        ssh needs a cloud whose addresses may be probed (``options.ssh_probe``)."""
+        if until not in ("running", "ssh"):
+            raise ProviderError("wait must be running or ssh, got %r" % (until,), option="wait")
+        if until == "ssh" and not self.cloud.option("ssh_probe", True):
+            raise ProviderError("cloud %s does not offer SSH to probe (options.ssh_probe is false); "
+                                "wait for running instead" % self.cloud.name, cloud=self.cloud.name, option="wait")
+
     def destroy_machines(self, machines):
         raise NotImplementedError
 

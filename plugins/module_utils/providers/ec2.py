@@ -29,10 +29,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.slipway.cloud.plugins.module_utils.model import (
     DEPLOYMENT_TAG,
-    CatalogError,
     IMAGE_TAG,
+    LOGIN_USER_TAG,
     MANAGED_TAG,
     NAME_TAG,
+    REQUEST_TAG,
+    CatalogError,
     Flavor,
     Machine,
     ProviderError,
@@ -48,9 +50,6 @@ from ansible_collections.slipway.cloud.plugins.module_utils.providers.base impor
 from ansible_collections.slipway.cloud.plugins.module_utils.retry import error_code, is_transient
 from ansible_collections.slipway.cloud.plugins.module_utils.rules import canonical, diff_rules, parse_rules
 
-#: extra tags this provider writes beside the contract's slipway:* tags
-LOGIN_USER_TAG = "slipway:login_user"
-REQUEST_TAG = "slipway:request"          # one value per create call: finds its machines after a lost answer
 
 DEFAULT_REGION = "us-east-1"
 DEFAULT_CREDENTIALS = (("key", "AWS_ACCESS_KEY_ID"), ("secret", "AWS_SECRET_ACCESS_KEY"))
@@ -453,11 +452,7 @@ class Ec2Provider(Provider):
         for an SSH banner; clouds whose addresses must not be probed (moto: its addresses
         are made up) set ``options.ssh_probe: false`` and get a clear error instead.
         """
-        if until not in ("running", "ssh"):
-            raise ProviderError("wait must be running or ssh, got %r" % (until,), option="wait")
-        if until == "ssh" and not self.cloud.option("ssh_probe", True):
-            raise ProviderError("cloud %s does not offer SSH to probe (options.ssh_probe is false); "
-                                "wait for running instead" % self.cloud.name, cloud=self.cloud.name, option="wait")
+        self.check_wait(until)
         machines = list(machines)
         by_id = {m.id: m for m in machines}
 

@@ -47,11 +47,13 @@ from urllib.request import Request, build_opener
 
 from ansible_collections.slipway.cloud.plugins.module_utils.model import (
     DEPLOYMENT_TAG,
-    CatalogError,
-    Flavor,
     IMAGE_TAG,
+    LOGIN_USER_TAG,
     MANAGED_TAG,
     NAME_TAG,
+    REQUEST_TAG,
+    CatalogError,
+    Flavor,
     Machine,
     ProviderError,
 )
@@ -69,8 +71,6 @@ from ansible_collections.slipway.cloud.plugins.module_utils.retry import (
 )
 from ansible_collections.slipway.cloud.plugins.module_utils.rules import canonical, diff_rules, parse_rules
 
-LOGIN_USER_TAG = "slipway:login_user"
-REQUEST_TAG = "slipway:request"          # one value per create call: finds its machine after a lost answer
 
 DEFAULT_CREDENTIALS = (("key", "EXOSCALE_API_KEY"), ("secret", "EXOSCALE_API_SECRET"))
 ENDPOINT_TEMPLATE = "https://api-%s.exoscale.com/v2"
@@ -751,11 +751,7 @@ class ExoscaleProvider(Provider):
         """Poll (one list-instances call per round) until running, or SSH answers; bounded by ``timeout``."""
         from ansible_collections.slipway.cloud.plugins.module_utils.providers import libcloud_compat as compat
 
-        if until not in ("running", "ssh"):
-            raise ProviderError("wait must be running or ssh, got %r" % (until,), option="wait")
-        if until == "ssh" and not self.cloud.option("ssh_probe", True):
-            raise ProviderError("cloud %s does not offer SSH to probe (options.ssh_probe is false); "
-                                "wait for running instead" % self.cloud.name, cloud=self.cloud.name, option="wait")
+        self.check_wait(until)
         machines = list(machines)
         by_id = {m.id: m for m in machines}
         missing = dict.fromkeys(by_id, 0)      # listings in a row that lacked the machine

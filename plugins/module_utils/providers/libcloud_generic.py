@@ -28,16 +28,16 @@ import uuid
 from ansible_collections.slipway.cloud.plugins.module_utils.model import (
     DEPLOYMENT_TAG,
     IMAGE_TAG,
+    LOGIN_USER_TAG,
     MANAGED_TAG,
     NAME_TAG,
+    REQUEST_TAG,
     Machine,
     ProviderError,
 )
 from ansible_collections.slipway.cloud.plugins.module_utils.providers import libcloud_compat as compat
 from ansible_collections.slipway.cloud.plugins.module_utils.providers.base import Provider, register
 
-LOGIN_USER_TAG = "slipway:login_user"
-REQUEST_TAG = "slipway:request"
 _TAG_KEYS_IN_EXTRA = ("tags", "metadata", "labels")
 _FLAVOR_KEYS_IN_EXTRA = ("instance_type", "flavorId", "size", "size_slug", "machineType", "plan")
 _IMAGE_KEYS_IN_EXTRA = ("image_id", "imageId", "image", "image_slug")
@@ -284,11 +284,7 @@ class LibcloudProvider(Provider):
 
     def wait_machines(self, machines, until, timeout):
         """Poll the node listing (one call per round), bounded by ``timeout``; see Provider."""
-        if until not in ("running", "ssh"):
-            raise ProviderError("wait must be running or ssh, got %r" % (until,), option="wait")
-        if until == "ssh" and not self.cloud.option("ssh_probe", True):
-            raise ProviderError("cloud %s does not offer SSH to probe (options.ssh_probe is false); "
-                                "wait for running instead" % self.cloud.name, cloud=self.cloud.name, option="wait")
+        self.check_wait(until)
         machines = list(machines)
 
         def done(machine):
