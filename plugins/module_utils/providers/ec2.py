@@ -121,8 +121,14 @@ class Ec2Provider(Provider):
         self.region = region
         if cloud.endpoint:
             compat.split_endpoint(cloud.endpoint)      # one clear error for anything but http(s)://host[:port]
-        self.client = Ec2QueryClient(region, key, secret, token=token or None, endpoint=cloud.endpoint,
-                                     timeout=float(cloud.option("http_timeout", 30)))
+        ca_bundle = environ.get("AWS_CA_BUNDLE") or None
+        try:
+            self.client = Ec2QueryClient(region, key, secret, token=token or None, endpoint=cloud.endpoint,
+                                         timeout=float(cloud.option("http_timeout", 30)), ca_bundle=ca_bundle)
+        except OSError as exc:      # a missing file, or ssl.SSLError (an OSError) for one that is not PEM
+            raise ProviderError("cloud %s: environment variable AWS_CA_BUNDLE names %r, which is not a readable PEM "
+                                "file of certificate authorities (%s); fix or unset it to trust the system's"
+                                % (cloud.name, ca_bundle, exc), cloud=cloud.name, key="AWS_CA_BUNDLE")
         self.endpoint = cloud.endpoint or "EC2 in %s" % region
         self.parallel = max(1, int(cloud.option("parallel_requests", 4)))
         retry_options = {name: cloud.option("retry_" + name) for name in compat.DEFAULT_RETRY}

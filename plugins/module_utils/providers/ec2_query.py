@@ -21,11 +21,12 @@ import hmac
 import http.client
 import re
 import select
+import ssl
 import threading
 import time
 import xml.etree.ElementTree as ET
 from urllib.parse import quote, urlsplit
-from urllib.request import Request, build_opener, getproxies, proxy_bypass
+from urllib.request import HTTPSHandler, Request, build_opener, getproxies, proxy_bypass
 
 API_VERSION = "2016-11-15"
 SERVICE = "ec2"
@@ -130,7 +131,10 @@ def error_from_answer(status, payload, headers=None):
 class Ec2QueryClient:
     """Signed EC2 query calls to one region: ``call({"Action": ..., ...})`` returns the answer's root."""
 
-    def __init__(self, region, key, secret, token=None, endpoint=None, timeout=30.0, clock=time.gmtime):
+    def __init__(self, region, key, secret, token=None, endpoint=None, timeout=30.0, ca_bundle=None,
+                 clock=time.gmtime):
+        """``ca_bundle``: a PEM file of the certificate authorities to trust instead of the system's
+        (``AWS_CA_BUNDLE``, as the AWS tools read it, for a TLS-inspecting proxy or a private endpoint)."""
         endpoint = endpoint or default_endpoint(region)
         split = urlsplit(endpoint)
         if split.scheme not in ("http", "https") or not split.hostname:
@@ -149,6 +153,8 @@ class Ec2QueryClient:
         self.timeout = timeout
         self.clock = clock
         self._proxy = bool(getproxies().get(self.scheme)) and not proxy_bypass(self.hostname)
+        # certificates and host names are always checked; only the trusted authorities may change
+        self._tls = ssl.create_default_context(cafile=ca_bundle) if self.scheme == "https" else None
         self._local = threading.local()
         self._lock = threading.Lock()
         self._connections = []
@@ -197,7 +203,7 @@ class Ec2QueryClient:
     def _send_proxied(self, body, headers):
         request = Request("%s://%s%s" % (self.scheme, self.host, self.path), data=body, headers=headers, method="POST")
         try:
-            with build_opener().open(request, timeout=self.timeout) as answer:
+            with build_opener(HTTPSHandler(context=self._tls)).open(request, timeout=self.timeout) as answer:
                 return answer.status, answer.read(), answer.getheaders()
         except Exception as exc:  # urllib's HTTPError: an answer with an error status
             if hasattr(exc, "code") and hasattr(exc, "read"):
@@ -206,8 +212,10 @@ class Ec2QueryClient:
 
     # -- connections -------------------------------------------------------------------
     def _connect(self):
-        kind = http.client.HTTPSConnection if self.scheme == "https" else http.client.HTTPConnection
-        connection = kind(self.hostname, self.port, timeout=self.timeout)
+        if self.scheme == "https":
+            connection = http.client.HTTPSConnection(self.hostname, self.port, timeout=self.timeout, context=self._tls)
+        else:
+            connection = http.client.HTTPConnection(self.hostname, self.port, timeout=self.timeout)
         self._local.connection = connection
         with self._lock:
             self._connections.append(connection)

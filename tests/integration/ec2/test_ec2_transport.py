@@ -2,14 +2,20 @@
 # Copyright (c) slipway.cloud contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The EC2 query transport on real sockets: kept-alive connections, a connection the server
-dropped, a proxy from the environment, and moto checking what we sign."""
+dropped, a proxy from the environment, HTTPS with the certificate checked, and moto checking what
+we sign."""
 
 import http.client
 import http.server
+import os
+import ssl
 import threading
 
 import pytest
-from ec2_helpers import KEY_VALUE, SECRET_VALUE
+from ec2_helpers import KEY_VALUE, SECRET_VALUE, make_cloud
+
+from ansible_collections.slipway.cloud.plugins.module_utils.model import ProviderError
+from ansible_collections.slipway.cloud.plugins.module_utils.providers.base import get_provider
 
 from ansible_collections.slipway.cloud.plugins.module_utils.providers import ec2_query
 from ansible_collections.slipway.cloud.plugins.module_utils.providers.ec2_query import Ec2ApiError, Ec2QueryClient
@@ -144,3 +150,82 @@ def test_moto_accepts_what_we_sign_and_answers_errors_we_can_read(moto):
         client.call({"Action": "DescribeImages", "ImageId.1": "ami-nothere"})
     client.close()
     assert err.value.status == 400 and err.value.code == "InvalidAMIID.NotFound"
+
+
+# -- HTTPS: what every call to AWS uses --------------------------------------------------
+
+def _authority_and_server_cert(directory):
+    """(CA file, server cert+key file) for 127.0.0.1, made for this test only."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "slipway test authority")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+          .not_valid_after(now + datetime.timedelta(hours=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    ca_file = os.path.join(directory, "ca.pem")
+    server_file = os.path.join(directory, "server.pem")
+    with open(ca_file, "wb") as handle:
+        handle.write(ca.public_bytes(serialization.Encoding.PEM))
+    with open(server_file, "wb") as handle:
+        handle.write(cert.public_bytes(serialization.Encoding.PEM))
+        handle.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption()))
+    return ca_file, server_file
+
+
+@pytest.fixture
+def tls_server(tmp_path):
+    ca_file, server_file = _authority_and_server_cert(str(tmp_path))
+    server = _Server()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(server_file)
+    server.server.socket = context.wrap_socket(server.server.socket, server_side=True)
+    server.url = server.url.replace("http://", "https://")
+    with server:
+        yield server, ca_file
+
+
+def test_https_with_the_authority_of_aws_ca_bundle(tls_server, env):
+    server, ca_file = tls_server
+    cloud = make_cloud(server.url)
+    provider = get_provider(cloud, dict(env, AWS_CA_BUNDLE=ca_file))
+    for dummy in range(3):
+        assert provider._call("list regions", {"Action": "DescribeRegions"}).findtext(
+            "regionInfo/item/regionName") == "us-east-1"
+    provider.close()
+    assert server.connections == 1 and len(server.requests) == 3         # one TLS connection, kept alive
+
+
+def test_https_refuses_a_certificate_nobody_vouches_for(tls_server, env):
+    server, dummy_ca = tls_server
+    provider = get_provider(make_cloud(server.url), env)                   # the system's authorities only
+    with pytest.raises(ProviderError) as err:
+        provider._call("list regions", {"Action": "DescribeRegions"})
+    provider.close()
+    assert "CERTIFICATE_VERIFY_FAILED" in err.value.msg and provider.caller.retries == 0
+    assert server.requests == []
+
+
+def test_aws_ca_bundle_that_is_not_a_file_is_named(env, tmp_path):
+    with pytest.raises(ProviderError) as err:
+        get_provider(make_cloud("https://127.0.0.1:1"), dict(env, AWS_CA_BUNDLE=str(tmp_path / "missing.pem")))
+    assert err.value.msg.startswith("cloud moto-east: environment variable AWS_CA_BUNDLE names '%s', which is not "
+                                    "a readable PEM file" % (tmp_path / "missing.pem"))
+    assert err.value.details["key"] == "AWS_CA_BUNDLE"
