@@ -3,7 +3,6 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """EC2 query transport: SigV4 against AWS's worked example and botocore, XML without namespaces, errors."""
 
-import dataclasses
 import time
 
 import pytest
@@ -110,20 +109,3 @@ def test_client_signs_with_its_clock_and_endpoint_host():
     assert (client.host, client.port, client.path) == ("127.0.0.1:8080", 8080, "/")
     default = query.Ec2QueryClient("eu-west-1", "k", "s")
     assert (default.host, default.port, default.scheme) == ("ec2.eu-west-1.amazonaws.com", 443, "https")
-
-
-def test_fleet_names_are_checked_once_for_every_provider():
-    from ansible_collections.slipway.cloud.plugins.module_utils.model import Cloud, Placement, ProviderError
-    from ansible_collections.slipway.cloud.plugins.module_utils.providers.base import Provider
-
-    provider = Provider(Cloud(name="c", provider="ec2"), environ={})
-    provider.family = "ec2"
-    sized = Placement(cloud="c", image="debian-12", image_id="ami-1", image_lookup=None, login_user="admin",
-                      flavor="t3.micro", cpu=2, ram_gb=1, security_groups=())
-    unsized = dataclasses.replace(sized, flavor=None)
-    assert provider.fleet_names(sized, iter(["a", "b"])) == ["a", "b"]
-    assert provider.fleet_names(unsized, []) == []
-    with pytest.raises(ProviderError, match=r"^cloud c: machine names must be unique, got \['a', 'a'\]$"):
-        provider.fleet_names(sized, ["a", "a"])
-    with pytest.raises(ProviderError, match=r"^cloud c \(provider ec2\) needs a flavor \(instance type\) for image debian-12$"):
-        provider.fleet_names(unsized, ["a"])

@@ -1,14 +1,16 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) slipway.cloud contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Shared provider helpers: libcloud version check, vCPU keys, states, endpoints, waits, SSH probe."""
+"""Shared provider helpers: libcloud version check, vCPU keys, states, endpoints, waits, SSH probe, fleet names."""
 
+import dataclasses
 import socket
 import threading
 
 import pytest
 
-from ansible_collections.slipway.cloud.plugins.module_utils.model import Cloud, Machine, ProviderError
+from ansible_collections.slipway.cloud.plugins.module_utils.model import Cloud, Machine, Placement, ProviderError
+from ansible_collections.slipway.cloud.plugins.module_utils.providers.base import Provider
 from ansible_collections.slipway.cloud.plugins.module_utils.providers import libcloud_compat as compat
 
 
@@ -206,3 +208,17 @@ def test_timeout_error_names_late_machines():
     late = [Machine(cloud="c", name="a", id="1", state="pending")]
     err = compat.timeout_error("c", "ssh", 30, late)
     assert err.msg == "cloud c: 1 machine(s) not answering SSH after 30 s: a (pending)"
+
+
+def test_fleet_names_are_checked_once_for_every_provider():
+    provider = Provider(Cloud(name="c", provider="ec2"), environ={})
+    provider.family = "ec2"
+    sized = Placement(cloud="c", image="debian-12", image_id="ami-1", image_lookup=None, login_user="admin",
+                      flavor="t3.micro", cpu=2, ram_gb=1, security_groups=())
+    unsized = dataclasses.replace(sized, flavor=None)
+    assert provider.fleet_names(sized, iter(["a", "b"])) == ["a", "b"]
+    assert provider.fleet_names(unsized, []) == []
+    with pytest.raises(ProviderError, match=r"^cloud c: machine names must be unique, got \['a', 'a'\]$"):
+        provider.fleet_names(sized, ["a", "a"])
+    with pytest.raises(ProviderError, match=r"^cloud c \(provider ec2\) needs a flavor \(instance type\) for image debian-12$"):
+        provider.fleet_names(unsized, ["a"])

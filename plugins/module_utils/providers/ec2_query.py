@@ -155,6 +155,7 @@ class Ec2QueryClient:
         self._proxy = bool(getproxies().get(self.scheme)) and not proxy_bypass(self.hostname)
         # certificates and host names are always checked; only the trusted authorities may change
         self._tls = ssl.create_default_context(cafile=ca_bundle) if self.scheme == "https" else None
+        self._opener = build_opener(HTTPSHandler(context=self._tls)) if self._proxy else None
         self._local = threading.local()
         self._lock = threading.Lock()
         self._connections = []
@@ -203,7 +204,7 @@ class Ec2QueryClient:
     def _send_proxied(self, body, headers):
         request = Request("%s://%s%s" % (self.scheme, self.host, self.path), data=body, headers=headers, method="POST")
         try:
-            with build_opener(HTTPSHandler(context=self._tls)).open(request, timeout=self.timeout) as answer:
+            with self._opener.open(request, timeout=self.timeout) as answer:
                 return answer.status, answer.read(), answer.getheaders()
         except Exception as exc:  # urllib's HTTPError: an answer with an error status
             if hasattr(exc, "code") and hasattr(exc, "read"):
