@@ -148,8 +148,6 @@ import os
 import re
 import shlex
 import tempfile
-import threading
-import time
 
 from ansible.errors import AnsibleParserError
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
@@ -351,40 +349,18 @@ def ssh_args_for(path):
 
 
 def list_clouds(clouds, timeout, get_provider):
-    """List every cloud in parallel, one thread and one listing call per cloud.
+    """List every cloud in parallel (the engine's fan-out), one listing call per cloud.
 
     Returns ``(listings, failures)``: ``[(cloud_name, machines)]`` in the order of
     ``clouds`` and ``{cloud_name: message}``. A cloud still running after ``timeout``
     seconds is a failure; its thread is a daemon and does not hold the process.
     """
-    results = {}
-    failures = {}
+    # Imported here, not at the top: a cached run never loads the engine.
+    from ansible_collections.slipway.cloud.plugins.module_utils.listing import list_clouds as list_each
 
-    def work(cloud):
-        try:
-            provider = get_provider(cloud)
-            try:
-                results[cloud.name] = list(provider.list_machines())
-            finally:
-                provider.close()
-        except Exception as exc:  # pylint: disable=broad-except
-            # Any failure of one cloud (library, network, credentials) must not hide the others.
-            failures[cloud.name] = getattr(exc, "msg", None) or "%s: %s" % (type(exc).__name__, exc)
-
-    if len(clouds) == 1:
-        work(clouds[0])
-    else:
-        threads = [threading.Thread(target=work, args=(cloud,), name="slipway-" + cloud.name) for cloud in clouds]
-        for thread in threads:
-            thread.daemon = True
-            thread.start()
-        deadline = time.monotonic() + timeout
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-    for cloud in clouds:
-        if cloud.name not in results and cloud.name not in failures:
-            failures[cloud.name] = "no answer within %s seconds" % timeout
-    listings = [(cloud.name, results[cloud.name]) for cloud in clouds if cloud.name in results]
+    outcomes = list_each(clouds, get_provider, timeout)
+    listings = [(cloud.name, outcomes[cloud.name].machines) for cloud in clouds if not outcomes[cloud.name].failed]
+    failures = {cloud.name: outcomes[cloud.name].error["msg"] for cloud in clouds if outcomes[cloud.name].failed}
     return listings, failures
 
 

@@ -41,6 +41,10 @@ class ProviderError(SlipwayError):
     """A cloud refused or failed a request (after retries, where retrying made sense)."""
 
 
+class InputError(SlipwayError):
+    """A task option or value the engine refuses before touching any cloud."""
+
+
 @dataclass(frozen=True)
 class Flavor:
     name: str
@@ -141,6 +145,7 @@ class Machine:
     tags: dict = field(default_factory=dict)
     host_keys: list = field(default_factory=list)     # "ssh-ed25519 AAAA..." lines
     timings: dict = field(default_factory=dict)       # requested_at, running_at, ssh_ready_at (epoch s)
+    fault: str | None = None           # why the cloud says the machine failed (set while waiting)
 
     @property
     def address(self):
@@ -156,4 +161,6 @@ class Machine:
     def to_dict(self):
         data = dataclasses.asdict(self)
         data["ssh_url"] = self.ssh_url
+        if data["fault"] is None:
+            del data["fault"]
         return data

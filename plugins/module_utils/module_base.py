@@ -29,6 +29,38 @@ CATALOG_ARGUMENT_SPEC = dict(
 )
 
 
+def load_task_catalog(params, environ=None):
+    """The catalog a task asks for: its ``catalog`` option, else SLIPWAY_CATALOG, else the shipped catalog."""
+    return load_catalog(list(params.get("catalog") or default_catalog_layers(environ)))
+
+
+def error_result(error):
+    """A SlipwayError as a failed result: its message, and its details (file, line, key, valid...) as fields."""
+    result = dict(error.details)
+    for reserved in ("msg", "failed", "changed", "exception", "invocation"):
+        result.pop(reserved, None)
+    result.update(failed=True, msg=error.msg)
+    return result
+
+
+def run_execute(execute, module, failure_type=()):
+    """The result of ``execute(module)``, whichever way the module runs (AnsiballZ or in the action plugin):
+    ``changed`` defaults to False, an engine error becomes one failed result with its details, anything
+    else one clear line (the traceback under ``exception``, shown with -vvv). ``failure_type`` is the
+    exception a module's own fail_json raises on the path that must not exit the process."""
+    try:
+        result = execute(module)
+        result.setdefault("changed", False)
+        return result
+    except failure_type as failure:    # pylint: disable=catching-non-exception
+        return failure.result
+    except SlipwayError as error:
+        return error_result(error)
+    except Exception as error:  # pylint: disable=broad-except
+        return {"failed": True, "msg": "unexpected error: %s: %s" % (type(error).__name__, error),
+                "exception": traceback.format_exc()}
+
+
 class SlipwayModule(AnsibleModule):
     """AnsibleModule plus the catalog option and SlipwayError -> fail_json."""
 
@@ -40,33 +72,16 @@ class SlipwayModule(AnsibleModule):
             self.fail_json(msg=missing_required_lib("PyYAML"), exception=str(YAML_IMPORT_ERROR))
         self._catalog = None
 
-    def catalog_layers(self):
-        """The catalog option, else SLIPWAY_CATALOG, else the shipped catalog (when findable)."""
-        return list(self.params.get("catalog") or default_catalog_layers())
-
     def load_catalog(self):
         """The Catalog of this run, loaded once."""
         if self._catalog is None:
-            self._catalog = load_catalog(self.catalog_layers())
+            self._catalog = load_task_catalog(self.params)
         return self._catalog
 
-    def fail_error(self, error):
-        """Fail with a SlipwayError's message and its details (file, line, key, valid...) as fields."""
-        details = dict(error.details)
-        for reserved in ("msg", "failed", "changed", "exception", "invocation"):
-            details.pop(reserved, None)
-        self.fail_json(msg=error.msg, **details)
-
     def run(self, main):
-        """exit_json(**main(self)), with changed defaulting to False; engine errors fail cleanly."""
-        try:
-            result = main(self)
-            result.setdefault("changed", False)
-        except SlipwayError as error:
-            self.fail_error(error)
-        except Exception as error:  # pylint: disable=broad-except
-            # One clear line for the user; the traceback stays available with -vvv.
-            self.fail_json(msg="unexpected error: %s: %s" % (type(error).__name__, error),
-                           exception=traceback.format_exc())
-        else:
-            self.exit_json(**result)
+        """exit_json(**main(self)); engine errors fail cleanly (fail_json exits the process itself)."""
+        result = run_execute(main, self)
+        if result.get("failed"):
+            result.pop("failed")
+            self.fail_json(**result)
+        self.exit_json(**result)

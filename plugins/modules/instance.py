@@ -267,7 +267,7 @@ clouds:
       error: {msg: "...", details: {}}
 """
 
-from ansible_collections.slipway.cloud.plugins.module_utils import deploy
+from ansible_collections.slipway.cloud.plugins.module_utils import deploy, planning
 from ansible_collections.slipway.cloud.plugins.module_utils.module_base import SlipwayModule
 
 # Ships every provider adapter with the module (see providers/families.py).
@@ -313,13 +313,13 @@ def main():
 def execute(module):
     params = module.params
     catalog = module.load_catalog()
-    names = deploy.expand_names(params["name"], params["names"], params["count"], params["name_pattern"],
+    names = planning.expand_names(params["name"], params["names"], params["count"], params["name_pattern"],
                                 default_prefix=params["deployment"] or params["image"])
     size = {k: v for k, v in (params["size"] or {}).items() if v is not None} or None
     request = deploy.DeployRequest(
-        clouds=deploy.clouds_from(params["cloud"], params["clouds"]), image=params["image"], names=names, state=params["state"],
+        clouds=planning.clouds_from(params["cloud"], params["clouds"]), image=params["image"], names=names, state=params["state"],
         size=size, security_groups=params["security_groups"],
-        ssh_public_key=deploy.read_public_key(params["ssh_public_key"], params["ssh_public_key_file"]),
+        ssh_public_key=planning.read_public_key(params["ssh_public_key"], params["ssh_public_key_file"]),
         wait=params["wait"], timeout=params["timeout"], tags=params["tags"], deployment=params["deployment"],
         exact=params["exact"], check_mode=module.check_mode)
     result = deploy.converge_instances(catalog, request, environ=getattr(module, "environ", None))

@@ -80,8 +80,10 @@ clouds:
   sample: {local-a: {status: ok, count: 1}}
 """
 
-from ansible_collections.slipway.cloud.plugins.module_utils import deploy
+from ansible_collections.slipway.cloud.plugins.module_utils.fanout import failure_message, failures_of
+from ansible_collections.slipway.cloud.plugins.module_utils.listing import list_instances
 from ansible_collections.slipway.cloud.plugins.module_utils.module_base import SlipwayModule
+from ansible_collections.slipway.cloud.plugins.module_utils.planning import clouds_from
 
 # Ships every provider adapter with the module (see providers/families.py).
 from ansible_collections.slipway.cloud.plugins.module_utils.providers import families  # noqa: F401 pylint: disable=unused-import
@@ -110,19 +112,17 @@ def main():
 def execute(module):
     params = module.params
     catalog = module.load_catalog()
-    chosen = deploy.clouds_from(params["cloud"], params["clouds"])
+    chosen = clouds_from(params["cloud"], params["clouds"])
     clouds = chosen or list(catalog.clouds)
-    instances, per_cloud = deploy.list_instances(catalog, clouds, image=params["image"],
-                                                 deployment=params["deployment"], names=params["name"],
-                                                 environ=getattr(module, "environ", None))
-    failed = [c for c, r in per_cloud.items() if r["status"] == "failed"]
+    instances, per_cloud = list_instances(catalog, clouds, image=params["image"], deployment=params["deployment"],
+                                          names=params["name"], environ=getattr(module, "environ", None))
+    failed = failures_of(per_cloud)
     output = dict(changed=False, instances=instances, clouds=per_cloud)
-    message = " | ".join("%s: %s" % (c, per_cloud[c]["error"]["msg"]) for c in failed)
     if failed and chosen:
-        module.fail_json(msg="%d of %d clouds could not be listed: %s" % (len(failed), len(clouds), message),
-                         failed_clouds=failed, **output)
+        module.fail_json(msg=failure_message(failed, len(clouds), "could not be listed"),
+                         failed_clouds=[c for c, dummy in failed], **output)
     if failed:
-        module.warn("clouds not listed, their machines are missing: %s" % message)
+        module.warn("clouds not listed, their machines are missing: %s" % " | ".join("%s: %s" % f for f in failed))
     return output
 
 

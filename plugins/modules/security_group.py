@@ -126,8 +126,10 @@ clouds:
     local-a: {cloud: local-a, status: ok, changed: false, supported: false, before: null, after: []}
 """
 
-from ansible_collections.slipway.cloud.plugins.module_utils import deploy
+from ansible_collections.slipway.cloud.plugins.module_utils.fanout import failure_message, failures_of
+from ansible_collections.slipway.cloud.plugins.module_utils.group_converge import converge_security_group
 from ansible_collections.slipway.cloud.plugins.module_utils.module_base import SlipwayModule
+from ansible_collections.slipway.cloud.plugins.module_utils.planning import clouds_from
 
 # Ships every provider adapter with the module (see providers/families.py).
 from ansible_collections.slipway.cloud.plugins.module_utils.providers import families  # noqa: F401 pylint: disable=unused-import
@@ -158,8 +160,8 @@ def main():
 def execute(module):
     params = module.params
     catalog = module.load_catalog()
-    clouds = deploy.clouds_from(params["cloud"], params["clouds"])
-    rules, per_cloud = deploy.converge_security_group(
+    clouds = clouds_from(params["cloud"], params["clouds"])
+    rules, per_cloud = converge_security_group(
         catalog, clouds, params["name"], description=params["description"], rules=params["rules"],
         purge_rules=params["purge_rules"], state=params["state"], check_mode=module.check_mode,
         environ=getattr(module, "environ", None))
@@ -169,11 +171,10 @@ def execute(module):
             "before": {c: r.get("before") for c, r in per_cloud.items() if r.get("changed")},
             "after": {c: r.get("after") for c, r in per_cloud.items() if r.get("changed")},
         }
-    failed = [c for c, r in per_cloud.items() if r["status"] == "failed"]
+    failed = failures_of(per_cloud)
     if failed:
-        module.fail_json(msg="%d of %d clouds failed: %s" % (
-            len(failed), len(per_cloud), " | ".join("%s: %s" % (c, per_cloud[c]["error"]["msg"]) for c in failed)),
-            failed_clouds=failed, **output)
+        module.fail_json(msg=failure_message(failed, len(per_cloud)), failed_clouds=[c for c, dummy in failed],
+                         **output)
     return output
 
 

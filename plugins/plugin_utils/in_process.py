@@ -18,7 +18,6 @@ __metaclass__ = type
 
 import importlib
 import os
-import traceback
 
 IN_PROCESS_ENV = "SLIPWAY_IN_PROCESS"
 
@@ -41,12 +40,10 @@ class ControllerModule(object):
         self._catalog = None
 
     def load_catalog(self):
-        from ansible_collections.slipway.cloud.plugins.module_utils.catalog import (
-            default_catalog_layers, load_catalog,
-        )
+        from ansible_collections.slipway.cloud.plugins.module_utils.module_base import load_task_catalog
 
         if self._catalog is None:
-            self._catalog = load_catalog(list(self.params.get("catalog") or default_catalog_layers(self.environ)))
+            self._catalog = load_task_catalog(self.params, self.environ)
         return self._catalog
 
     def warn(self, warning):
@@ -90,8 +87,7 @@ def run_module(short_name, module_args, check_mode, diff, environ):
     from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
     from ansible.module_utils.errors import UnsupportedError
 
-    from ansible_collections.slipway.cloud.plugins.module_utils.model import SlipwayError
-    from ansible_collections.slipway.cloud.plugins.module_utils.module_base import CATALOG_ARGUMENT_SPEC
+    from ansible_collections.slipway.cloud.plugins.module_utils.module_base import CATALOG_ARGUMENT_SPEC, run_execute
 
     module = importlib.import_module("ansible_collections.slipway.cloud.plugins.modules." + short_name)
     spec = dict(CATALOG_ARGUMENT_SPEC)
@@ -105,19 +101,7 @@ def run_module(short_name, module_args, check_mode, diff, environ):
             msg = "Unsupported parameters for (slipway.cloud.%s) module: %s" % (short_name, msg)
         return {"failed": True, "msg": msg, "invocation": invocation}
     shim = ControllerModule(validated.validated_parameters, check_mode, diff, environ)
-    try:
-        result = module.execute(shim)
-        result.setdefault("changed", False)
-    except _Failed as failure:
-        result = failure.result
-    except SlipwayError as error:
-        result = dict(error.details)
-        for reserved in ("msg", "failed", "changed", "exception", "invocation"):
-            result.pop(reserved, None)
-        result.update(failed=True, msg=error.msg)
-    except Exception as error:  # pylint: disable=broad-except
-        result = {"failed": True, "msg": "unexpected error: %s: %s" % (type(error).__name__, error),
-                  "exception": traceback.format_exc()}
+    result = run_execute(module.execute, shim, failure_type=_Failed)
     if shim.warnings:
         result["warnings"] = list(result.get("warnings") or []) + shim.warnings
     result["invocation"] = invocation

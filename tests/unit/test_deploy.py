@@ -17,7 +17,7 @@ import threading
 
 import pytest
 
-from ansible_collections.slipway.cloud.plugins.module_utils import deploy
+from ansible_collections.slipway.cloud.plugins.module_utils import deploy, group_converge, listing, masking, planning
 from ansible_collections.slipway.cloud.plugins.module_utils.model import (
     DEPLOYMENT_TAG,
     IMAGE_TAG,
@@ -43,12 +43,12 @@ def machine(name, state="running", deployment="d1", image="debian-12", mid=None,
 # ---------------------------------------------------------------- names
 
 def test_expand_names_count_pattern():
-    assert deploy.expand_names(count=3, name_pattern="web-%02d") == ["web-01", "web-02", "web-03"]
-    assert deploy.expand_names(count=0, name_pattern="web-%02d") == []
-    assert deploy.expand_names(count=2, default_prefix="d1") == ["d1-01", "d1-02"]
-    assert deploy.expand_names(name="a") == ["a"]
-    assert deploy.expand_names(names=["a", "b"]) == ["a", "b"]
-    assert deploy.expand_names() is None
+    assert planning.expand_names(count=3, name_pattern="web-%02d") == ["web-01", "web-02", "web-03"]
+    assert planning.expand_names(count=0, name_pattern="web-%02d") == []
+    assert planning.expand_names(count=2, default_prefix="d1") == ["d1-01", "d1-02"]
+    assert planning.expand_names(name="a") == ["a"]
+    assert planning.expand_names(names=["a", "b"]) == ["a", "b"]
+    assert planning.expand_names() is None
 
 
 @pytest.mark.parametrize("kwargs, fragment", [
@@ -63,7 +63,7 @@ def test_expand_names_count_pattern():
 ])
 def test_expand_names_errors(kwargs, fragment):
     with pytest.raises(SlipwayError) as err:
-        deploy.expand_names(**kwargs)
+        planning.expand_names(**kwargs)
     assert fragment in err.value.msg
 
 
@@ -71,7 +71,7 @@ def test_expand_names_errors(kwargs, fragment):
 
 def test_plan_creates_missing_keeps_existing_never_removes_without_exact():
     listing = [machine("web-01"), machine("other", deployment="d1"), machine("x", deployment="d2")]
-    plan = deploy.plan_cloud("c1", listing, ["web-01", "web-02"], "present", deployment="d1")
+    plan = planning.plan_cloud("c1", listing, ["web-01", "web-02"], "present", deployment="d1")
     assert plan.create == ["web-02"]
     assert [m.name for m in plan.keep] == ["web-01"]
     assert plan.remove == [] and plan.start == [] and plan.stop == []
@@ -80,50 +80,50 @@ def test_plan_creates_missing_keeps_existing_never_removes_without_exact():
 def test_plan_exact_removes_only_unasked_machines_of_the_deployment():
     listing = [machine("web-01"), machine("web-03"), machine("x", deployment="d2"),
                machine("gone", state="terminated")]
-    plan = deploy.plan_cloud("c1", listing, ["web-01", "web-02"], "present", deployment="d1", exact=True)
+    plan = planning.plan_cloud("c1", listing, ["web-01", "web-02"], "present", deployment="d1", exact=True)
     assert plan.create == ["web-02"]
     assert [m.name for m in plan.remove] == ["web-03"]
 
 
 def test_plan_terminated_machine_does_not_count():
-    plan = deploy.plan_cloud("c1", [machine("web-01", state="terminated")], ["web-01"], "present")
+    plan = planning.plan_cloud("c1", [machine("web-01", state="terminated")], ["web-01"], "present")
     assert plan.create == ["web-01"]
 
 
 def test_plan_duplicates_kept_once_and_removed_only_with_exact():
     listing = [machine("a", mid="i-2", state="pending"), machine("a", mid="i-1")]
-    plan = deploy.plan_cloud("c1", listing, ["a"], "present", deployment="d1")
+    plan = planning.plan_cloud("c1", listing, ["a"], "present", deployment="d1")
     assert [m.id for m in plan.keep] == ["i-1"]       # the running one wins
     assert plan.remove == [] and "exact: true" in plan.warnings[0]
-    plan = deploy.plan_cloud("c1", listing, ["a"], "present", deployment="d1", exact=True)
+    plan = planning.plan_cloud("c1", listing, ["a"], "present", deployment="d1", exact=True)
     assert [m.id for m in plan.remove] == ["i-2"]
 
 
 def test_plan_running_and_stopped_states():
     listing = [machine("a", state="stopped"), machine("b")]
-    plan = deploy.plan_cloud("c1", listing, ["a", "b", "c"], "running")
+    plan = planning.plan_cloud("c1", listing, ["a", "b", "c"], "running")
     assert [m.name for m in plan.start] == ["a"] and [m.name for m in plan.keep] == ["b"]
     assert plan.create == ["c"] and not plan.stop_after_create
-    plan = deploy.plan_cloud("c1", listing, ["a", "b", "c"], "stopped")
+    plan = planning.plan_cloud("c1", listing, ["a", "b", "c"], "stopped")
     assert [m.name for m in plan.stop] == ["b"] and [m.name for m in plan.keep] == ["a"]
     assert plan.stop_after_create
-    plan = deploy.plan_cloud("c1", listing, ["a", "b"], "present")
+    plan = planning.plan_cloud("c1", listing, ["a", "b"], "present")
     assert not plan.changes           # present neither starts nor stops
 
 
 def test_plan_absent_by_name_and_by_deployment():
     listing = [machine("a"), machine("b"), machine("c", deployment="d2")]
-    plan = deploy.plan_cloud("c1", listing, ["a", "c"], "absent", deployment="d1")
+    plan = planning.plan_cloud("c1", listing, ["a", "c"], "absent", deployment="d1")
     assert [m.name for m in plan.remove] == ["a"]
-    plan = deploy.plan_cloud("c1", listing, None, "absent", deployment="d1")
+    plan = planning.plan_cloud("c1", listing, None, "absent", deployment="d1")
     assert sorted(m.name for m in plan.remove) == ["a", "b"]
-    plan = deploy.plan_cloud("c1", listing, ["c"], "absent")
+    plan = planning.plan_cloud("c1", listing, ["c"], "absent")
     assert [m.name for m in plan.remove] == ["c"]
 
 
 def test_plan_name_taken_by_other_deployment_is_an_error():
     with pytest.raises(SlipwayError) as err:
-        deploy.plan_cloud("c1", [machine("a", deployment="d2")], ["a"], "present", deployment="d1")
+        planning.plan_cloud("c1", [machine("a", deployment="d2")], ["a"], "present", deployment="d1")
     assert "already belongs to deployment 'd2'" in err.value.msg
 
 
@@ -323,7 +323,7 @@ def test_one_cloud_failing_keeps_the_other_and_hides_secrets(world):
     assert result.outcomes["c1"].status == "ok" and len(result.outcomes["c1"].machines) == 2
     assert len([m for m in world[1]["c1"].machines.values() if m.state == "running"]) == 2
     error = result.clouds["c2"]["error"]["msg"]
-    assert SECRET not in error and deploy.MASK in error
+    assert SECRET not in error and masking.MASK in error
     assert "c2: create failed" in result.message() and "c1" in result.message()
 
 
@@ -355,7 +355,7 @@ def test_security_group_converge_and_unsupported_cloud(world):
         return tuple(Rule(r["proto"], r["ports"], r["ports"], r["source"]) for r in rules)
 
     def converge(**kwargs):
-        return deploy.converge_security_group(catalog, ["c1", "bare"], "web", rules=raw, parse_rules=parse,
+        return group_converge.converge_security_group(catalog, ["c1", "bare"], "web", rules=raw, parse_rules=parse,
                                               provider_factory=lambda c: providers[c.name], **kwargs)
 
     rules, results = converge()
@@ -372,9 +372,9 @@ def test_list_instances_filters_and_isolates_a_broken_cloud(world):
     run(world, names=["z"], deployment="d2")
     catalog, providers = world
     providers["c2"].fail_on = "list"
-    found, status = deploy.list_instances(catalog, ["c1", "c2"], deployment="d1",
+    found, status = listing.list_instances(catalog, ["c1", "c2"], deployment="d1",
                                           provider_factory=lambda c: providers[c.name])
     assert [(i["cloud"], i["name"]) for i in found] == [("c1", "a"), ("c1", "b")]
     assert status["c2"]["status"] == "failed" and SECRET not in repr(status)
-    found = deploy.list_instances(catalog, ["c1"], names=["z"], provider_factory=lambda c: providers[c.name])[0]
+    found = listing.list_instances(catalog, ["c1"], names=["z"], provider_factory=lambda c: providers[c.name])[0]
     assert [i["deployment"] for i in found] == ["d2"]

@@ -22,11 +22,12 @@ import re
 import secrets
 import shlex
 import signal
-import socket
 import time
 
 from ansible_collections.slipway.cloud.plugins.module_utils.local import hostsetup, host, image
 from ansible_collections.slipway.cloud.plugins.module_utils.model import ProviderError
+from ansible_collections.slipway.cloud.plugins.module_utils.names import check_machine_names
+from ansible_collections.slipway.cloud.plugins.module_utils.ssh_keys import parse_public_key
 
 # Memory the host keeps for itself when deciding whether a flavor fits.
 HOST_RESERVE_BYTES = 512 * 1024 * 1024
@@ -68,11 +69,6 @@ def check_fits(cloud_name, flavor_name, cpu, ram_gb, cgroups, flavors=()):
             valid=fitting)
 
 
-def check_name(name):
-    if not isinstance(name, str) or not name.strip() or len(name) > 63 or any(ord(c) < 32 for c in name):
-        raise ProviderError("machine name %r is not valid: give 1-63 printable characters" % (name,), name=name)
-
-
 def check_login_user(user):
     if user != "root" and not _USER.match(user or ""):
         raise ProviderError("login user %r is not a valid user name (lowercase letters, digits, _ and -)" % (user,),
@@ -94,15 +90,9 @@ class Machines:
         ``cloud`` is a hostsetup.cloud_definition dict. Everything is validated before
         anything is created; then the records are written, then the host resources.
         """
-        for name in names:
-            check_name(name)
+        names = check_machine_names(names, where=cloud["name"])
         check_login_user(login_user)
-        if len(set(names)) != len(names):
-            raise ProviderError("machine names must be unique in one request: %s" % ", ".join(names), names=names)
-        key = (ssh_public_key or "").strip()
-        if not re.match(r"^(ssh-|ecdsa-|sk-)\S+ \S+", key) or "\n" in key:
-            raise ProviderError("ssh_public_key must be one OpenSSH public key line (ssh-ed25519 AAAA...)",
-                                key="ssh_public_key")
+        key = parse_public_key(ssh_public_key).line
         if image_name != image.IMAGE_NAME:
             raise ProviderError("local clouds have one image, %s; got image_id %r" % (image.IMAGE_NAME, image_name),
                                 image_id=image_name, valid=[image.IMAGE_NAME])
@@ -438,62 +428,14 @@ class Machines:
         return None
 
     # ------------------------------------------------------------------ waiting
-    def wait(self, records, until="ssh", timeout=300.0):
-        """Wait (bounded) until each machine runs, or answers SSH; fills timings. Returns records."""
-        if until not in ("running", "ssh"):
-            raise ProviderError("wait until must be 'running' or 'ssh', not %r" % (until,), until=until)
-        deadline = time.time() + float(timeout)
-        pending = {r["id"]: r for r in records}
-        while pending:
-            for machine_id in list(pending):
-                record = pending[machine_id]
-                status = self.status(record)
-                if status != "running":
-                    if status in ("stopped", "unknown", "terminated"):
-                        raise ProviderError("local machine %s is %s: %s" % (record["name"], status,
-                                                                            self.console_tail(record)),
-                                            machine=record["name"], state=status)
-                    continue
-                if until == "running" or ssh_banner(record["address"]):
-                    if until == "ssh":
-                        record["timings"]["ssh_ready_at"] = time.time()
-                        self._save_timings(record)
-                    del pending[machine_id]
-            if not pending:
-                break
-            if time.time() > deadline:
-                names = sorted(r["name"] for r in pending.values())
-                hint = ""
-                if until == "ssh":
-                    hint = " (is TCP 22 open to the host in their security groups? console: %s)" % \
-                        self.console_tail(list(pending.values())[0])
-                raise ProviderError("local machines %s did not reach %s within %.0f s%s"
-                                    % (", ".join(names), until, float(timeout), hint), machines=names)
-            time.sleep(0.05)
-        return [self.state.machine(r["id"]) or r for r in records]
-
-    def _save_timings(self, record):
+    def record_timings(self, machine_id, timings):
+        """Keep a wait's timings (ssh_ready_at...) in the record, so later listings report them."""
         with self.state.lock():
-            current = self.state.machine(record["id"])
+            current = self.state.machine(machine_id)
             if current:
-                current["timings"].update(record["timings"])
+                current["timings"].update({k: v for k, v in timings.items() if v is not None})
                 self.state.save_machine(current)
 
     def console_tail(self, record, lines=5):
         text = host.read_text(os.path.join(record["resources"]["dir"], "console.log"), "") or ""
         return " | ".join(text.strip().splitlines()[-lines:]) or "(no console output)"
-
-
-def ssh_banner(address, port=22, timeout=0.5):
-    """True once something at address:port speaks SSH."""
-    try:
-        sock = socket.create_connection((address, port), timeout=timeout)
-    except (OSError, socket.error):
-        return False
-    try:
-        sock.settimeout(2.0)
-        return sock.recv(64).startswith(b"SSH-")
-    except (OSError, socket.error):
-        return False
-    finally:
-        sock.close()

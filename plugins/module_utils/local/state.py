@@ -134,8 +134,8 @@ class StateRoot:
     def save_host(self, data):
         self.save(self.path("host.json"), data)
 
-    def clouds(self):
-        directory = self.path("clouds")
+    def _named_records(self, directory):
+        """{record["name"]: record} of the JSON records in ``directory``, by file name."""
         found = {}
         if os.path.isdir(directory):
             for name in sorted(os.listdir(directory)):
@@ -144,6 +144,9 @@ class StateRoot:
                     if data:
                         found[data["name"]] = data
         return found
+
+    def clouds(self):
+        return self._named_records(self.path("clouds"))
 
     def cloud(self, name):
         return self.load(self.cloud_file(name))
@@ -169,15 +172,7 @@ class StateRoot:
         self.save(self.machine_file(record["id"]), record)
 
     def groups(self, cloud):
-        directory = self.group_dir(cloud)
-        found = {}
-        if os.path.isdir(directory):
-            for name in sorted(os.listdir(directory)):
-                if name.endswith(".json"):
-                    data = self.load(os.path.join(directory, name))
-                    if data:
-                        found[data["name"]] = data
-        return found
+        return self._named_records(self.group_dir(cloud))
 
     def remove_tree(self, path):
         if os.path.isdir(path):

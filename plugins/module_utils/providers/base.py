@@ -1,61 +1,242 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) slipway.cloud contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The one small interface every cloud family implements.
+"""The provider interface, and every algorithm that is the same on all clouds.
 
-Modules, the inventory plugin and the report speak only this interface; each
-provider adapts one family (local, ec2, generic libcloud, ...). No Ansible imports.
+As libcloud's NodeDriver does ``wait_until_running`` once for every driver, ``Provider`` holds the
+shared algorithms as template methods: option and credential checks, fleet name checks, the create
+sequence (tags, image lookup, key), the bounded wait, image lookup newest-first, and the
+security-group converge (diff, purge, check mode, before/after). A family subclasses it and writes
+only its cloud's primitives, the methods marked "primitive" below (docs/providers.md, "Adding a cloud
+family"). Modules, the inventory plugin and the report speak only this interface. No Ansible imports.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
+import dataclasses
+import datetime
+import difflib
+import fnmatch
 import os
+import time
+import uuid
 
-from ansible_collections.slipway.cloud.plugins.module_utils.model import ProviderError
+from ansible_collections.slipway.cloud.plugins.module_utils.model import (
+    DEPLOYMENT_TAG,
+    IMAGE_TAG,
+    LOGIN_USER_TAG,
+    MANAGED_TAG,
+    NAME_TAG,
+    REQUEST_TAG,
+    ProviderError,
+)
+from ansible_collections.slipway.cloud.plugins.module_utils.names import check_machine_names
+from ansible_collections.slipway.cloud.plugins.module_utils.providers.waiting import (
+    poll_until,
+    probe_ssh,
+    timeout_error,
+)
+from ansible_collections.slipway.cloud.plugins.module_utils.rules import canonical, diff_rules, parse_rules
+from ansible_collections.slipway.cloud.plugins.module_utils.ssh_keys import parse_public_key
+
+#: options every family reads (a family declares its own in OPTIONS)
+COMMON_OPTIONS = {
+    "ssh_probe": bool,          # false: wait=ssh is refused (clouds whose addresses must not be probed)
+}
+#: libcloud / EC2 / Exoscale state words -> pending, running, stopping, stopped, terminated, unknown
+_STATES = {
+    "running": "running", "active": "running", "migrating": "running",
+    "pending": "pending", "starting": "pending", "rebooting": "pending", "reconfiguring": "pending",
+    "build": "pending", "creating": "pending",
+    "stopping": "stopping",
+    "stopped": "stopped", "suspended": "stopped", "paused": "stopped", "shutoff": "stopped",
+    "terminated": "terminated", "shutting-down": "terminated", "terminating": "terminated",
+    "destroying": "terminated", "expunging": "terminated", "destroyed": "terminated", "deleted": "terminated",
+}
+
+
+def normalise_state(value):
+    """A cloud's state word as one of pending, running, stopping, stopped, terminated, unknown."""
+    return _STATES.get(str(value or "").lower(), "unknown")
+
+
+def parse_timestamp(text):
+    """An ISO 8601 time ("2024-05-01T12:00:00.000Z") as epoch seconds, or None."""
+    if not text:
+        return None
+    value = str(text).strip().replace("Z", "+00:00")
+    try:
+        parsed = datetime.datetime.fromisoformat(value)
+    except ValueError:
+        try:
+            parsed = datetime.datetime.strptime(str(text)[:19], "%Y-%m-%dT%H:%M:%S")
+        except ValueError:
+            return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+    return parsed.timestamp()
+
+
+@dataclasses.dataclass
+class LaunchRequest:
+    """What a family's ``launch`` primitive makes: one machine per name, all alike."""
+
+    placement: object                  # model.Placement, image_id resolved
+    names: list
+    public_key: object                 # ssh_keys.PublicKey or None
+    tags: dict                         # every slipway:* and user tag, without the per-name ones
+    token: str                         # this request's slipway:request value
+
+    def tags_for(self, name):
+        """The tags of the machine named ``name``."""
+        return dict(self.tags, **{NAME_TAG: name})
+
+
+@dataclasses.dataclass
+class SecurityGroup:
+    """A group as a family's ``group_index`` primitive reads it."""
+
+    name: str
+    id: str
+    rules: tuple = ()                  # canonical Rules slipway can express (others are left alone)
+    handles: dict = dataclasses.field(default_factory=dict)   # Rule -> [the cloud's rule ids]
+    description: str = ""
 
 
 class Provider:
-    """Base class. Subclasses set ``family`` and implement the methods below.
-
-    Every call is bounded in time; transient failures (throttling, 5xx) are
-    retried inside the provider with backoff (see module_utils/retry.py), so a
-    ProviderError reaching the caller is final.
-    """
+    """One cloud of the catalog. Subclasses set ``family`` and write the primitives."""
 
     family = None
     #: what the cloud can do: "security_groups", "stop_start", "host_keys", "image_lookup"
     capabilities = frozenset()
+    #: {option: type or (types)} the family reads from the catalog's ``options`` (beside COMMON_OPTIONS)
+    OPTIONS = {}
+    #: ((credential, ENV_VAR), ...) used when the catalog names none
+    DEFAULT_CREDENTIALS = ()
+    #: keys an image lookup may have (empty: the family cannot look images up by name)
+    LOOKUP_KEYS = ()
+    LOOKUP_EXAMPLE = "{name: 'debian-12-*'}"
+    OWNER_WORD = "owned by"
+    #: the wait's poll interval, growing from the first to the second value (seconds)
+    POLL_INTERVALS = (0.5, 5.0)
+    SSH_PROBE_TIMEOUT = 2.0
+    #: listings in a row that may lack a machine before the wait calls it gone (clouds list late)
+    MISSES_BEFORE_GONE = 3
 
     def __init__(self, cloud, environ=None):
+        environ = os.environ if environ is None else environ
+        if not cloud.credentials and self.DEFAULT_CREDENTIALS:
+            cloud = dataclasses.replace(cloud, credentials=tuple(self.DEFAULT_CREDENTIALS))
         self.cloud = cloud
-        self.credentials = resolve_credentials(cloud, os.environ if environ is None else environ)
+        self.environ = environ
+        check_options(cloud, dict(COMMON_OPTIONS, **self.OPTIONS))
+        self.credentials = resolve_credentials(cloud, environ)
+        self.caller = None             # a family that calls an API sets a calls.Caller
+        self._image_cache = {}
 
-    # -- machines ---------------------------------------------------------
+    @property
+    def retries(self):
+        """Transient failures retried so far by this provider's calls."""
+        return self.caller.retries if self.caller is not None else 0
+
+    def credential(self, names, required=True):
+        """The value of the first of ``names`` the catalog maps to a variable; one clear error when none."""
+        for name in names:
+            if self.credentials.get(name):
+                return self.credentials[name]
+        if required:
+            raise ProviderError(
+                "cloud %s: the catalog names no environment variable for the %s credential %r "
+                "(credentials: {%s: ENV_VAR_NAME})" % (self.cloud.name, self.family, names[0], names[0]),
+                cloud=self.cloud.name, key="credentials." + names[0])
+        return None
+
+    @property
+    def credential_variables(self):
+        """The environment variables this cloud's credentials come from (named in auth errors)."""
+        return [variable for dummy, variable in self.cloud.credentials]
+
+    # -- machines: primitives --------------------------------------------------
     def list_machines(self):
-        """Every machine tagged slipway:managed on this cloud, in one listing call."""
+        """Primitive: every machine tagged slipway:managed on this cloud, in one listing where possible."""
         raise NotImplementedError
 
-    def create_machines(self, placement, names, ssh_public_key, tags):
-        """Create one machine per name (in one call where the API allows).
-
-        ``tags`` already holds the slipway:* tags. Returns the Machine records
-        (state may still be pending), with timings["requested_at"] set.
-        """
+    def launch(self, request):
+        """Primitive: create one machine per ``request.names`` (a LaunchRequest), in one call where the
+        API allows, each tagged ``request.tags_for(name)``; a retried call looks for ``request.token``
+        first so that a lost answer never makes a duplicate. Returns Machines in the names' order."""
         raise NotImplementedError
 
+    def refresh_machines(self, machines):
+        """Primitive: update ``machines`` in place (state, addresses, ``fault``) from the cloud; returns
+        the ids the cloud still knows. A machine the cloud reports as failed gets ``fault`` set."""
+        raise NotImplementedError
+
+    def destroy_machines(self, machines):
+        """Primitive."""
+        raise NotImplementedError
+
+    def start_machines(self, machines):
+        """Primitive."""
+        raise NotImplementedError
+
+    def stop_machines(self, machines):
+        """Primitive."""
+        raise NotImplementedError
+
+    def machines_ready(self, machines):
+        """Hook called once a wait succeeded (a family that keeps timings itself records them)."""
+
+    def wait_hint(self, machines, until):
+        """Hook: text added to the timeout error for ``machines`` (what to check)."""
+        return ""
+
+    # -- machines: shared algorithms ---------------------------------------------
     def fleet_names(self, placement, names):
         """``names`` as a list, checked as every fleet create needs: unique, and a flavor to size them."""
-        names = list(names)
-        if len(set(names)) != len(names):
-            raise ProviderError("cloud %s: machine names must be unique, got %s" % (self.cloud.name, names),
-                                cloud=self.cloud.name)
+        names = check_machine_names(names, where=self.cloud.name)
         if names and not placement.flavor:
             raise ProviderError("cloud %s (provider %s) needs a flavor (instance type) for image %s"
                                 % (self.cloud.name, self.family, placement.image), cloud=self.cloud.name)
         return names
+
+    def creation_tags(self, placement, tags):
+        """The tags every machine of one create carries (the per-name ones come from LaunchRequest)."""
+        common = {str(k): str(v) for k, v in (tags or {}).items()}
+        common.setdefault(MANAGED_TAG, "true")
+        common.setdefault(IMAGE_TAG, placement.image)
+        if placement.login_user:
+            common.setdefault(LOGIN_USER_TAG, placement.login_user)
+        common[REQUEST_TAG] = uuid.uuid4().hex
+        return common
+
+    def create_machines(self, placement, names, ssh_public_key, tags):
+        """Create one machine per name; returns Machines (state may still be pending) with
+        timings["requested_at"] set. The template: checks, image lookup, tags, then ``launch``."""
+        names = self.fleet_names(placement, names)
+        if not names:
+            return []
+        if not placement.image_id:
+            placement = dataclasses.replace(placement, image_id=self.resolve_image_lookup(placement.image_lookup))
+        public_key = parse_public_key(ssh_public_key) if ssh_public_key else None
+        common = self.creation_tags(placement, tags)
+        request = LaunchRequest(placement, names, public_key, common, common[REQUEST_TAG])
+        requested_at = time.time()
+        machines = self.launch(request)
+        by_name = {m.name: m for m in machines}
+        missing = [n for n in names if n not in by_name]
+        if missing:
+            raise ProviderError("cloud %s did not return machines %s after creating them"
+                                % (self.cloud.name, ", ".join(missing)), cloud=self.cloud.name, names=missing)
+        for machine in machines:
+            machine.tags = dict(request.tags_for(machine.name), **(machine.tags or {}))
+            machine.image = placement.image
+            machine.image_id = machine.image_id or placement.image_id
+            machine.flavor = machine.flavor or placement.flavor
+            machine.login_user = placement.login_user or machine.login_user
+            machine.deployment = common.get(DEPLOYMENT_TAG)
+            machine.timings.setdefault("requested_at", requested_at)
+        return [by_name[n] for n in names]
 
     def check_wait(self, until):
         """One clear error for a wait this cloud cannot do: ``until`` must be running or ssh, and
@@ -66,45 +247,222 @@ class Provider:
             raise ProviderError("cloud %s does not offer SSH to probe (options.ssh_probe is false); "
                                 "wait for running instead" % self.cloud.name, cloud=self.cloud.name, option="wait")
 
-    def destroy_machines(self, machines):
-        raise NotImplementedError
-
-    def start_machines(self, machines):
-        raise NotImplementedError
-
-    def stop_machines(self, machines):
-        raise NotImplementedError
-
     def wait_machines(self, machines, until, timeout):
-        """Wait, bounded by ``timeout`` seconds, until each machine is running
-        (``until="running"``) or answers SSH (``until="ssh"``). Fills
-        timings running_at / ssh_ready_at, addresses and host_keys. Raises
-        ProviderError naming the machines that did not get there in time."""
+        """Wait, bounded by ``timeout`` seconds, until each machine is running (``until="running"``) or
+        answers SSH (``until="ssh"``). Fills timings running_at / ssh_ready_at and addresses. Raises one
+        ProviderError naming the machines that failed, vanished or did not get there in time."""
+        self.check_wait(until)
+        machines = list(machines)
+        misses = {m.id: 0 for m in machines}
+        for machine in machines:
+            # Readiness seen before (an earlier wait, before a stop or reboot) is not readiness now.
+            if until == "ssh":
+                machine.timings.pop("ssh_ready_at", None)
+            if machine.state != "running":
+                machine.timings.pop("running_at", None)
+
+        def done(machine):
+            return machine.state == "running" if until == "running" else "ssh_ready_at" in machine.timings
+
+        def check():
+            stale = [m for m in machines if m.state != "running" or (until == "ssh" and not m.address)]
+            if stale:
+                known = set(self.refresh_machines(stale))
+                for machine in stale:
+                    misses[machine.id] = 0 if machine.id in known else misses[machine.id] + 1
+            self._raise_for_lost(machines, misses)
+            now = time.time()
+            for machine in machines:
+                if machine.state == "running":
+                    machine.timings.setdefault("running_at", now)
+            if until == "ssh":
+                ready = [m for m in machines if m.state == "running" and "ssh_ready_at" not in m.timings]
+                for machine_id, banner in probe_ssh(ready, timeout=self.SSH_PROBE_TIMEOUT).items():
+                    if banner:
+                        next(m for m in ready if m.id == machine_id).timings["ssh_ready_at"] = time.time()
+            return all(done(m) for m in machines)
+
+        if not poll_until(check, timeout, *self.POLL_INTERVALS):
+            late = [m for m in machines if not done(m)]
+            raise timeout_error(self.cloud.name, until, timeout, late, self.wait_hint(late, until))
+        self.machines_ready(machines)
+        return machines
+
+    def _raise_for_lost(self, machines, misses):
+        failed = [m for m in machines if getattr(m, "fault", None)]
+        if failed:
+            raise ProviderError("cloud %s: machine(s) failed while waiting for them: %s" % (
+                self.cloud.name, "; ".join("%s: %s" % (m.name, m.fault) for m in failed)),
+                cloud=self.cloud.name, machines=[m.name for m in failed])
+        for verb, lost in (("terminated", [m for m in machines if m.state == "terminated"]),
+                           ("gone", [m for m in machines if misses[m.id] >= self.MISSES_BEFORE_GONE])):
+            if lost:
+                raise ProviderError("cloud %s: machine(s) %s while waiting for them: %s"
+                                    % (self.cloud.name, verb, ", ".join(m.name for m in lost)),
+                                    cloud=self.cloud.name, machines=[m.name for m in lost])
+
+    # -- images ---------------------------------------------------------------------
+    def search_images(self, lookup):
+        """Primitive: images matching a checked ``lookup``, as dicts with at least id, name and
+        creation_date (ISO text), in any order; ``build`` breaks ties between equal dates."""
         raise NotImplementedError
 
-    # -- security groups --------------------------------------------------
+    def lookup_scope(self, lookup):
+        """Primitive hook: what was searched, for the no-match error ("available image in us-east-1")."""
+        return "image"
+
+    def find_images(self, lookup):
+        """Images matching {"name": glob, ...} (the family's LOOKUP_KEYS), newest first."""
+        if not self.LOOKUP_KEYS:
+            raise ProviderError("cloud %s (%s) cannot look images up by name; give image_id in the catalog"
+                                % (self.cloud.name, self.family), cloud=self.cloud.name, key="image_lookup")
+        if not isinstance(lookup, dict) or not lookup.get("name"):
+            raise ProviderError("cloud %s: an image lookup needs at least a name pattern, e.g. %s; got %r"
+                                % (self.cloud.name, self.LOOKUP_EXAMPLE, lookup), cloud=self.cloud.name,
+                                key="image_lookup")
+        unknown = sorted(set(lookup) - set(self.LOOKUP_KEYS))
+        if unknown:
+            raise ProviderError("cloud %s: unknown image lookup key(s) %s; valid: %s"
+                                % (self.cloud.name, ", ".join(unknown), ", ".join(self.LOOKUP_KEYS)),
+                                cloud=self.cloud.name, key="image_lookup")
+        images = [i for i in self.search_images(lookup) if fnmatch.fnmatchcase(i.get("name") or "", lookup["name"])]
+        images.sort(key=lambda i: (parse_timestamp(i.get("creation_date")) or 0, str(i.get("build") or ""),
+                                   i.get("name") or "", str(i.get("id") or "")), reverse=True)
+        return images
+
+    def resolve_image_lookup(self, lookup):
+        """Native image id for a lookup: the newest match wins; cached for the provider's life (one run)."""
+        if not lookup:
+            raise ProviderError("cloud %s: the image has neither an image_id nor an image lookup for this cloud"
+                                % self.cloud.name, cloud=self.cloud.name)
+        key = repr(sorted(lookup.items())) if isinstance(lookup, dict) else repr(lookup)
+        if key not in self._image_cache:
+            images = self.find_images(lookup)
+            if not images:
+                raise ProviderError("cloud %s: no %s matches name %r%s" % (
+                    self.cloud.name, self.lookup_scope(lookup), lookup["name"],
+                    " %s %s" % (self.OWNER_WORD, lookup["owner"]) if lookup.get("owner") else ""),
+                    cloud=self.cloud.name, lookup=dict(lookup))
+            self._image_cache[key] = images[0]["id"]
+        return self._image_cache[key]
+
+    # -- security groups: primitives --------------------------------------------------
+    def group_index(self):
+        """Primitive: {name: SecurityGroup} of every group on the cloud (one listing where possible)."""
+        raise NotImplementedError
+
+    def create_group(self, name, description):
+        """Primitive: create an empty group (a retry finds one made by a lost answer); returns its id."""
+        raise NotImplementedError
+
+    def add_rules(self, group, rules, index):
+        """Primitive: add ``rules`` to ``group`` (a SecurityGroup); ``index`` resolves group sources.
+        A rule that is already there (a lost answer, a parallel run) counts as added."""
+        raise NotImplementedError
+
+    def remove_rules(self, group, rules, index):
+        """Primitive: remove ``rules`` from ``group``; one already gone counts as removed."""
+        raise NotImplementedError
+
+    def delete_group(self, group):
+        """Primitive: delete ``group``; one already gone counts as deleted."""
+        raise NotImplementedError
+
+    def storable_rule(self, rule, where):
+        """Hook: ``rule`` as this cloud stores it (so a re-read compares unchanged)."""
+        return rule
+
+    # -- security groups: shared algorithms ---------------------------------------------
     def list_security_groups(self):
         """{name: [Rule, ...]} for every group on the cloud."""
-        raise NotImplementedError
+        return {name: list(group.rules) for name, group in self.group_index().items()}
 
     def ensure_security_group(self, name, description, rules, purge_rules=True, check_mode=False):
-        """Make the group exist with ``rules`` (normalised Rules).
+        """Make the group exist with ``rules``; rules not wanted are removed when ``purge_rules``.
 
-        Returns {"changed": bool, "before": [Rule]|None, "after": [Rule]}.
+        Returns {"changed", "before" ([Rule] or None), "after", "id"}.
         """
-        raise NotImplementedError
+        where = "security group %s" % name
+        wanted = canonical(self.storable_rule(r, where) for r in parse_rules(rules, where=where + " rules"))
+        index = self.group_index()
+        referenced = sorted({r.source[len("group:"):] for r in wanted if r.source.startswith("group:")})
+        unknown = [g for g in referenced if g not in index and g != name]
+        if unknown:
+            raise ProviderError("cloud %s: security group %s has rules from group(s) %s, which do not exist%s"
+                                % (self.cloud.name, name, ", ".join(unknown), self.group_scope()),
+                                cloud=self.cloud.name, security_group=name, missing=unknown)
+        existing = index.get(name)
+        if existing is None:
+            if check_mode:
+                return {"changed": True, "before": None, "after": list(wanted), "id": None}
+            existing = SecurityGroup(name, self.create_group(name, description), (), {}, description or "")
+            index[name] = existing
+            if wanted:
+                self.add_rules(existing, wanted, index)
+            return {"changed": True, "before": None, "after": list(wanted), "id": existing.id}
+        current = canonical(existing.rules)
+        to_add, to_remove = diff_rules(current, wanted)
+        if not purge_rules:
+            to_remove = ()
+        if not check_mode:
+            if to_remove:
+                self.remove_rules(existing, tuple(to_remove), index)
+            if to_add:
+                self.add_rules(existing, tuple(to_add), index)
+        after = canonical((set(current) - set(to_remove)) | set(to_add))
+        return {"changed": bool(to_add or to_remove), "before": list(current), "after": list(after),
+                "id": existing.id}
+
+    def group_scope(self):
+        """Hook: where groups live, for errors (" in VPC vpc-123")."""
+        return ""
 
     def delete_security_group(self, name, check_mode=False):
-        raise NotImplementedError
+        group = self.group_index().get(name)
+        if group is None:
+            return {"changed": False, "before": None, "after": None}
+        if not check_mode:
+            self.delete_group(group)
+        return {"changed": True, "before": list(canonical(group.rules)), "after": None}
 
-    # -- catalog helpers --------------------------------------------------
-    def resolve_image_lookup(self, lookup):
-        """Native image id for {"name": glob, "owner": ...}: the newest match wins."""
-        raise ProviderError("cloud %s (%s) cannot look images up by name; give image_id in the catalog"
-                            % (self.cloud.name, self.family), cloud=self.cloud.name)
+    def group_ids(self, names):
+        """The ids of these groups, in order; a name the cloud lacks is one clear error."""
+        if not names:
+            return []
+        index = self.group_index()
+        missing = [n for n in names if n not in index]
+        if missing:
+            raise ProviderError(
+                "cloud %s: security group(s) %s do not exist%s; define them in the catalog (they are ensured "
+                "before machines are created) or create them on the cloud"
+                % (self.cloud.name, ", ".join(missing), self.group_scope()),
+                cloud=self.cloud.name, security_groups=missing)
+        ids = []
+        for name in names:
+            if index[name].id not in ids:
+                ids.append(index[name].id)
+        return ids
 
     def close(self):
         """Release connections; safe to call twice."""
+
+
+def check_options(cloud, known):
+    """One clear error for an option the family does not know (naming the closest valid one),
+    or one of the wrong type."""
+    for key, value in cloud.options:
+        if key not in known:
+            close = difflib.get_close_matches(str(key), list(known), n=1, cutoff=0.6)
+            raise ProviderError("cloud %s: unknown option %r for provider %s; valid options: %s%s"
+                                % (cloud.name, key, cloud.provider, ", ".join(sorted(known)),
+                                   "; did you mean %r?" % close[0] if close else ""),
+                                cloud=cloud.name, key="options." + str(key), valid=sorted(known))
+        kind = known[key]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if value is not None and (not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds)):
+            raise ProviderError("cloud %s: option %s must be a %s, got %r"
+                                % (cloud.name, key, " or ".join(t.__name__ for t in kinds), value),
+                                cloud=cloud.name, key="options." + str(key))
 
 
 def resolve_credentials(cloud, environ):
@@ -124,20 +482,15 @@ def resolve_credentials(cloud, environ):
 
 
 def ssh_key_name(public_key):
-    """(name, "type base64") for an OpenSSH public key: slipway-<sha256 of the key blob>."""
-    parts = str(public_key or "").strip().split()
-    if len(parts) < 2 or not parts[0].startswith(("ssh-", "ecdsa-", "sk-")):
-        raise ProviderError("ssh_public_key is not an OpenSSH public key line (\"ssh-ed25519 AAAA... comment\")",
-                            option="ssh_public_key")
-    try:
-        blob = base64.b64decode(parts[1].encode("ascii"), validate=True)
-    except (binascii.Error, ValueError, UnicodeEncodeError):
-        raise ProviderError("ssh_public_key: the key data after %s is not valid base64" % parts[0],
-                            option="ssh_public_key")
-    return "slipway-" + hashlib.sha256(blob).hexdigest()[:24], "%s %s" % (parts[0], parts[1])
+    """(key-pair name, "type base64") for an OpenSSH public key: the name is slipway-<sha256 of the blob>."""
+    key = parse_public_key(public_key)
+    return key.pair_name, key.line
 
 
 _REGISTRY = {}
+#: family -> module under providers/ that registers it on import
+BUILTIN_FAMILIES = {"local": "local", "ec2": "ec2", "exoscale": "exoscale", "libcloud": "libcloud_generic",
+                    "openstack": "libcloud_generic"}
 
 
 def register(family, factory):
@@ -160,5 +513,5 @@ def _load_builtin(family):
     # Each module registers itself on import.
     import importlib
 
-    module = {"local": "local", "ec2": "ec2", "exoscale": "exoscale"}.get(family, "libcloud_generic")
+    module = BUILTIN_FAMILIES.get(family, "libcloud_generic")
     importlib.import_module("ansible_collections.slipway.cloud.plugins.module_utils.providers." + module)

@@ -3,47 +3,23 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The Exoscale family: Exoscale's v2 API (JSON over HTTPS, one endpoint per zone).
 
-libcloud's Exoscale driver speaks the CloudStack-style v1 API that Exoscale switched
-off in May 2024, so this adapter talks to v2 itself, with the standard library only:
+libcloud's Exoscale driver speaks the CloudStack-style v1 API that Exoscale switched off in May
+2024, so this family talks to v2 itself (exoscale_api.py: signing, the client, labels). Only
+Exoscale's primitives are here; the algorithms are the base's (base.py).
 
-* every request is signed with EXO2-HMAC-SHA256 (``sign_request``);
-* the endpoint is ``https://api-<zone>.exoscale.com/v2`` for the cloud's ``region``
-  (a zone such as ``ch-gva-2``), or the catalog's ``endpoint``;
-* 429 and 5xx answers, resets and timeouts are retried with full-jitter backoff
-  (``retry.call_with_retry``), bounded by attempts and a deadline;
+* the endpoint is ``https://api-<zone>.exoscale.com/v2`` for the cloud's ``region`` (a zone such as
+  ``ch-gva-2``), or the catalog's ``endpoint``;
 * writes answer with an *operation* that is polled, bounded, until it succeeds;
-* Exoscale label keys and values allow only letters, digits and ``* + ! - _ ?`` and
-  must not start with a digit, so ``slipway:managed`` is written ``slipway+managed``
-  (see ``encode_label``; reading decodes it back exactly).
-
-The API has no "create N" call: a fleet is N create-instance calls in parallel
-(``options.parallel_requests``), each carrying a ``slipway:request`` label so that a
-retried create looks for its machine before asking again (no duplicates after a lost
-answer). The listing is one list-instances call.
+* the API has no "create N" call: a fleet is N create-instance calls in parallel
+  (``options.parallel_requests``), each carrying the ``slipway:request`` label so that a retried create
+  looks for its machine before asking again (no duplicates after a lost answer).
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import base64
-import dataclasses
-import datetime
-import fnmatch
-import hashlib
-import hmac
-import json
-import os
 import re
-import socket
-import string
-import threading
-import time
-import uuid
-from concurrent.futures import ThreadPoolExecutor
-from urllib.error import HTTPError, URLError
-from urllib.parse import quote, urlencode, urlsplit
-from urllib.request import Request, build_opener
 
 from ansible_collections.slipway.cloud.plugins.module_utils.model import (
     DEPLOYMENT_TAG,
@@ -59,264 +35,58 @@ from ansible_collections.slipway.cloud.plugins.module_utils.model import (
 )
 from ansible_collections.slipway.cloud.plugins.module_utils.providers.base import (
     Provider,
+    SecurityGroup,
+    normalise_state,
+    parse_timestamp,
     register,
-    ssh_key_name,
-    resolve_credentials,
 )
-from ansible_collections.slipway.cloud.plugins.module_utils.retry import (
-    call_with_retry,
-    is_transient,
-    is_unreachable,
-    iter_causes,
+from ansible_collections.slipway.cloud.plugins.module_utils.providers.calls import (
+    API_OPTIONS,
+    Caller,
+    map_calls,
+    retry_options,
 )
-from ansible_collections.slipway.cloud.plugins.module_utils.rules import canonical, diff_rules, parse_rules
+from ansible_collections.slipway.cloud.plugins.module_utils.providers.exoscale_api import (  # noqa: F401  (re-exported)
+    ENDPOINT_TEMPLATE,
+    ExoscaleApiError,
+    ExoscaleClient,
+    api_path,
+    decode_label,
+    decode_labels,
+    encode_label,
+    encode_labels,
+    sign_request,
+    signature_message,
+)
+from ansible_collections.slipway.cloud.plugins.module_utils.providers.waiting import poll_until
+from ansible_collections.slipway.cloud.plugins.module_utils.rules import canonical, parse_rules
+from ansible_collections.slipway.cloud.plugins.module_utils.ssh_keys import as_public_key
 
-
-DEFAULT_CREDENTIALS = (("key", "EXOSCALE_API_KEY"), ("secret", "EXOSCALE_API_SECRET"))
-ENDPOINT_TEMPLATE = "https://api-%s.exoscale.com/v2"
-SIGNATURE_VALIDITY = 600                 # seconds a signed request stays valid
-DEFAULT_RETRY = {"attempts": 8, "base_delay": 0.25, "max_delay": 8.0, "deadline": 120.0}
 DEFAULT_DISK_GB = 10                     # create-instance requires disk-size; 10 GiB is the API's minimum
 _DISK_RANGE = (10, 51200)
 _ZONE = re.compile(r"^[a-z]{2}-[a-z]{2,5}-\d+$")
-_LOOKUP_KEYS = ("name", "owner", "visibility", "family")
 
-# instance-state -> slipway state
-_STATES = {
-    "starting": "pending",
-    "running": "running",
-    "migrating": "running",
-    "stopping": "stopping",
-    "stopped": "stopped",
-    "destroying": "terminated",
-    "expunging": "terminated",
-    "destroyed": "terminated",
-    "error": "unknown",
-}
-_PROTO_TO_EXO = {"tcp": "tcp", "udp": "udp", "icmp": "icmp", "any": "all"}
-
-
-# ---------------------------------------------------------------------------
-# request signing (EXO2-HMAC-SHA256)
-# ---------------------------------------------------------------------------
-
-def signature_message(method, path, body=b"", query=None, expires=0):
-    """The bytes an EXO2-HMAC-SHA256 signature covers, and the signed query names.
-
-    Five lines joined by "\\n": "<METHOD> <path>" (the path as sent, with its /v2
-    prefix), the raw body, the values of the signed query parameters concatenated
-    in the order of their sorted names, the signed headers (none: an empty line),
-    and the expiry as a Unix timestamp.
-    """
-    query = dict(query or {})
-    names = sorted(query)
-    if isinstance(body, str):
-        body = body.encode("utf-8")
-    parts = [
-        ("%s %s" % (method.upper(), path)).encode("utf-8"),
-        body or b"",
-        "".join(str(query[name]) for name in names).encode("utf-8"),
-        b"",
-        str(int(expires)).encode("ascii"),
-    ]
-    return b"\n".join(parts), names
-
-
-def sign_request(key, secret, method, path, body=b"", query=None, expires=None, now=time.time):
-    """The ``Authorization`` header value for one v2 API request.
-
-    ``query`` maps parameter names to their (unencoded) values; every one is signed.
-    """
-    if expires is None:
-        expires = int(now()) + SIGNATURE_VALIDITY
-    message, names = signature_message(method, path, body, query, expires)
-    digest = hmac.new(secret.encode("utf-8"), message, hashlib.sha256).digest()
-    header = "EXO2-HMAC-SHA256 credential=%s" % key
-    if names:
-        header += ",signed-query-args=%s" % ";".join(names)
-    return header + ",expires=%d,signature=%s" % (int(expires), base64.b64encode(digest).decode("ascii"))
-
-
-# ---------------------------------------------------------------------------
-# labels: slipway's tag names carry ':' and '.', which Exoscale labels refuse
-# ---------------------------------------------------------------------------
-
-_LABEL_PLAIN = frozenset(string.ascii_letters + string.digits + "!-_")
-LABEL_MAX = 128
-
-
-def encode_label(text):
-    """A tag key or value as an Exoscale label (letters, digits, ``* + ! - _ ?``; no leading digit).
-
-    ``:`` becomes ``+``, ``.`` becomes ``*``; any other character (and a leading
-    digit, and ``+ * ?`` themselves) becomes ``?`` and two hex digits per UTF-8 byte.
-    The empty string is written ``?``. ``decode_label`` reverses it exactly.
-    """
-    text = str(text)
-    if text == "":
-        return "?"
-    out = []
-    for index, char in enumerate(text):
-        if char == ":":
-            out.append("+")
-        elif char == ".":
-            out.append("*")
-        elif char in _LABEL_PLAIN and not (index == 0 and char in string.digits):
-            out.append(char)
-        else:
-            out.extend("?%02x" % byte for byte in bytearray(char.encode("utf-8")))
-    return "".join(out)
-
-
-def decode_label(text):
-    """Reverse of ``encode_label``; raises ValueError for a malformed escape."""
-    if text == "?":
-        return ""
-    data = bytearray()
-    index = 0
-    while index < len(text):
-        char = text[index]
-        if char == "?":
-            pair = text[index + 1:index + 3]
-            if len(pair) != 2 or any(c not in string.hexdigits for c in pair):
-                raise ValueError("bad escape in label %r" % text)
-            data.append(int(pair, 16))
-            index += 3
-            continue
-        data.extend({"+": b":", "*": b"."}.get(char) or char.encode("utf-8"))
-        index += 1
-    return data.decode("utf-8")
-
-
-def encode_labels(tags, cloud_name=None):
-    labels = {}
-    for key, value in tags.items():
-        ekey, evalue = encode_label(key), encode_label(value)
-        for original, encoded in ((key, ekey), (value, evalue)):
-            if len(encoded) > LABEL_MAX:
-                raise ProviderError(
-                    "cloud %s: tag %r=%r is too long for an Exoscale label (%r is %d characters written as a "
-                    "label, at most %d)" % (cloud_name, key, value, original, len(encoded), LABEL_MAX),
-                    cloud=cloud_name, tag=str(key))
-        labels[ekey] = evalue
-    return labels
-
-
-def decode_labels(labels):
-    """Exoscale labels -> tags; a label slipway did not write (a malformed escape) is kept as it is."""
-    tags = {}
-    for key, value in (labels or {}).items():
-        try:
-            tags[decode_label(key)] = decode_label(value)
-        except (ValueError, UnicodeDecodeError):
-            tags[key] = value
-    return tags
-
-
-def _epoch(text):
-    if not text:
-        return None
-    try:
-        return datetime.datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
-
-
-# ---------------------------------------------------------------------------
-# HTTP
-# ---------------------------------------------------------------------------
-
-class ExoscaleApiError(Exception):
-    """A non-2xx answer. ``status`` is what retry.http_status() reads; ``headers`` carry Retry-After."""
-
-    def __init__(self, status, message, headers=None, method=None, path=None):
-        super(ExoscaleApiError, self).__init__("HTTP %d: %s" % (status, message))
-        self.status = status
-        self.message = message
-        self.headers = headers or {}
-        self.method = method
-        self.path = path
-
-
-class ExoscaleClient:
-    """Signed JSON requests to one v2 endpoint (urllib only)."""
-
-    def __init__(self, endpoint, key, secret, timeout=30.0):
-        split = urlsplit(endpoint)
-        if split.scheme not in ("http", "https") or not split.netloc:
-            raise ValueError("endpoint %r is not a URL like https://api-ch-gva-2.exoscale.com/v2" % (endpoint,))
-        self.origin = "%s://%s" % (split.scheme, split.netloc)
-        self.base_path = split.path.rstrip("/")
-        self.key = key
-        self.secret = secret
-        self.timeout = timeout
-        # An opener (rather than the module-level helper) keeps the environment's proxy settings.
-        self.opener = build_opener()
-
-    def request(self, method, path, query=None, body=None):
-        """One signed request; returns the decoded JSON (or None); raises ExoscaleApiError or URLError."""
-        query = {k: str(v) for k, v in (query or {}).items() if v is not None and str(v) != ""}
-        full_path = self.base_path + path
-        data = None
-        headers = {"Accept": "application/json", "User-Agent": "slipway.cloud"}
-        if body is not None:
-            data = json.dumps(body, separators=(",", ":"), sort_keys=True).encode("utf-8")
-            headers["Content-Type"] = "application/json"
-        headers["Authorization"] = sign_request(self.key, self.secret, method, full_path, data or b"", query)
-        url = self.origin + full_path + ("?" + urlencode(sorted(query.items())) if query else "")
-        request = Request(url, data=data, headers=headers, method=method)
-        try:
-            with self.opener.open(request, timeout=self.timeout) as response:
-                payload = response.read()
-        except HTTPError as exc:
-            payload = exc.read() if hasattr(exc, "read") else b""
-            raise ExoscaleApiError(exc.code, _error_message(payload, exc.code), dict(exc.headers or {}),
-                                   method, path)
-        if not payload:
-            return None
-        try:
-            return json.loads(payload.decode("utf-8"))
-        except ValueError:
-            raise ExoscaleApiError(502, "answer is not JSON: %r" % payload[:200], {}, method, path)
-
-
-def _error_message(payload, status):
-    text = payload.decode("utf-8", "replace").strip() if payload else ""
-    try:
-        data = json.loads(text)
-    except ValueError:
-        data = None
-    if isinstance(data, dict):
-        for key in ("message", "error", "reason"):
-            if isinstance(data.get(key), str) and data[key]:
-                return data[key]
-    if text.startswith("<"):
-        return "HTTP %d (not an API answer)" % status
-    return text[:300] or "HTTP %d" % status
-
-
-def _path(template, *values):
-    return template % tuple(quote(str(v), safe="") for v in values)
-
-
-# ---------------------------------------------------------------------------
-# the provider
-# ---------------------------------------------------------------------------
 
 class ExoscaleProvider(Provider):
     family = "exoscale"
     capabilities = frozenset(("security_groups", "stop_start", "image_lookup"))
+    OPTIONS = dict(API_OPTIONS, **{
+        "disk_size": int,                       # GiB, 10-51200 (a flavor's disk_gb wins)
+        "instance_family": str,                 # standard (default), memory, cpu, ...
+        "parallel_requests": int,               # concurrent per-machine calls, default 8
+        "operation_timeout": (int, float),      # seconds an operation may stay pending
+        "poll_interval": (int, float),          # first poll delay of operations and waits
+    })
+    DEFAULT_CREDENTIALS = (("key", "EXOSCALE_API_KEY"), ("secret", "EXOSCALE_API_SECRET"))
+    LOOKUP_KEYS = ("name", "owner", "visibility", "family")
+    LOOKUP_EXAMPLE = "{name: 'Linux Debian 12 (Bookworm) 64-bit'}"
+    OWNER_WORD = "maintained by"
 
     def __init__(self, cloud, environ=None):
-        environ = os.environ if environ is None else environ
-        if not cloud.credentials:
-            cloud = dataclasses.replace(cloud, credentials=DEFAULT_CREDENTIALS)
-        self.cloud = cloud
-        self.credentials = resolve_credentials(cloud, environ)
-        self.key_variable = self._variable(("key", "api_key"))
-        self.secret_variable = self._variable(("secret", "api_secret"))
-        key = self.credentials.get(self.key_variable[0])
-        secret = self.credentials.get(self.secret_variable[0])
+        super(ExoscaleProvider, self).__init__(cloud, environ)
+        cloud = self.cloud
+        key = self.credential(("key", "api_key"))
+        secret = self.credential(("secret", "api_secret"))
         zone = cloud.region
         if zone is not None and not _ZONE.match(str(zone)):
             raise ProviderError("cloud %s: region %r is not an Exoscale zone name like ch-gva-2 or de-fra-1"
@@ -334,138 +104,63 @@ class ExoscaleProvider(Provider):
             self.client = ExoscaleClient(endpoint, key, secret, float(cloud.option("http_timeout", 30)))
         except ValueError as exc:
             raise ProviderError("cloud %s: %s" % (cloud.name, exc), cloud=cloud.name, key="endpoint")
-        self.secrets = [s for s in (secret,) if s]
-        self.retry_options = dict(DEFAULT_RETRY)
-        for name in DEFAULT_RETRY:
-            value = cloud.option("retry_" + name)
-            if value is not None:
-                self.retry_options[name] = int(value) if name == "attempts" else float(value)
+        variables = dict(cloud.credentials)
+        self.caller = Caller(cloud, "the Exoscale API at %s" % endpoint, [secret], retry_options(cloud),
+                             credential_variables=[variables.get(name) for name in ("key", "api_key", "secret",
+                                                                                    "api_secret") if name in variables])
         self.parallel = max(1, int(cloud.option("parallel_requests", 8)))
         self.operation_timeout = float(cloud.option("operation_timeout", 600))
         self.poll_delay = float(cloud.option("poll_interval", 1.0))
-        self.retries = 0
-        self._lock = threading.Lock()
+        self.POLL_INTERVALS = (self.poll_delay, max(5.0, self.poll_delay))
         self._types = None
-        self._image_cache = {}
-        self._sleep = time.sleep
-
-    def _variable(self, names):
-        """(credential argument, environment variable) for the first of ``names`` the catalog maps."""
-        mapping = dict(self.cloud.credentials)
-        for name in names:
-            if name in mapping:
-                return name, mapping[name]
-        raise ProviderError(
-            "cloud %s: the catalog names no environment variable for the Exoscale %r credential "
-            "(credentials: {key: EXOSCALE_API_KEY, secret: EXOSCALE_API_SECRET})" % (self.cloud.name, names[0]),
-            cloud=self.cloud.name, key="credentials." + names[0])
 
     # -- calls -----------------------------------------------------------------------
-    def _count(self, attempt, exc, delay):
-        with self._lock:               # parallel creates retry from several threads
-            self.retries += 1
-
     def _request(self, method, path, query=None, body=None):
         return self.client.request(method, path, query, body)
 
-    def _call(self, what, fn, transient=is_transient):
-        """``fn()`` with retries on throttling/5xx; any failure becomes one ProviderError."""
-        try:
-            return call_with_retry(fn, is_transient=transient, on_retry=self._count, sleep=self._sleep,
-                                   **self.retry_options)
-        except ProviderError:
-            raise
-        except ExoscaleApiError as exc:
-            raise self._api_error(what, exc)
-        except Exception as exc:  # pylint: disable=broad-except
-            raise self._transport_error(what, exc)
+    def _request_checked(self, what, method, path, query=None, body=None, look_first=None):
+        """One API call with retries; any failure becomes one ProviderError."""
+        return self.caller.call(what, lambda: self._request(method, path, query, body), look_first=look_first)
 
     def _get(self, what, path, query=None):
-        return self._call(what, lambda: self._request("GET", path, query))
+        return self._request_checked(what, "GET", path, query)
 
-    def _redact(self, text):
-        for secret in self.secrets:
-            if len(secret) >= 4:
-                text = text.replace(secret, "***")
-        return text
-
-    def _api_error(self, what, exc):
-        name = self.cloud.name
-        attempts = getattr(exc, "slipway_attempts", None)
-        suffix = " (gave up after %d attempts)" % attempts if attempts and attempts > 1 else ""
-        if exc.status in (401, 403):
-            message = ("cloud %s: Exoscale refused the request to %s: HTTP %d: %s. Check the API key in "
-                       "environment variable %s and its secret in %s (and that the key's role allows this)"
-                       % (name, what, exc.status, exc.message, self.key_variable[1], self.secret_variable[1]))
-            return ProviderError(self._redact(message), cloud=name, action=what, http_status=exc.status,
-                                 variables=[self.key_variable[1], self.secret_variable[1]])
-        message = "cloud %s: %s failed: HTTP %d: %s%s" % (name, what, exc.status, exc.message, suffix)
-        return ProviderError(self._redact(message), cloud=name, action=what, http_status=exc.status)
-
-    def _transport_error(self, what, exc):
-        name = self.cloud.name
-        innermost = exc
-        for cause in iter_causes(exc):
-            if isinstance(cause, OSError):
-                innermost = cause
-        reason = getattr(innermost, "strerror", None) or str(getattr(innermost, "reason", "") or innermost) \
-            or type(innermost).__name__
-        if is_unreachable(exc) or isinstance(exc, (URLError, socket.timeout, OSError)):
-            attempts = getattr(exc, "slipway_attempts", None)
-            suffix = " after %d attempts" % attempts if attempts and attempts > 1 else ""
-            message = ("cloud %s: cannot reach the Exoscale API at %s while trying to %s (%s%s); check the "
-                       "cloud's region/endpoint in the catalog and the network"
-                       % (name, self.endpoint, what, reason, suffix))
-            return ProviderError(self._redact(message), cloud=name, endpoint=self.endpoint, action=what)
-        return ProviderError(self._redact("cloud %s: %s failed: %s" % (name, what, exc)), cloud=name, action=what)
-
-    def _map(self, fn, items):
-        """``fn`` over ``items`` with up to ``parallel_requests`` at a time; returns (results, errors)."""
-        items = list(items)
-        results, errors = {}, {}
-        if not items:
-            return results, errors
-
-        def run(index):
-            try:
-                results[index] = fn(items[index])
-            except Exception as exc:  # pylint: disable=broad-except
-                errors[index] = exc
-
-        if len(items) == 1 or self.parallel == 1:
-            for index in range(len(items)):
-                run(index)
-        else:
-            with ThreadPoolExecutor(max_workers=min(self.parallel, len(items))) as pool:
-                list(pool.map(run, range(len(items))))
-        return results, errors
-
-    # -- operations ---------------------------------------------------------------------
-    def _wait_operation(self, operation, what, timeout=None):
+    def _wait_operation(self, operation, what):
         """Poll an operation until it leaves "pending" (bounded); returns it or raises ProviderError."""
-        timeout = self.operation_timeout if timeout is None else timeout
-        current = operation or {}
-        deadline = time.monotonic() + timeout
-        delay = self.poll_delay
-        while current.get("state", "success") == "pending":
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise ProviderError("cloud %s: %s: operation %s still pending after %s s"
-                                    % (self.cloud.name, what, current.get("id"), timeout),
-                                    cloud=self.cloud.name, action=what, operation=current.get("id"))
-            self._sleep(min(delay, remaining))
-            delay = min(delay * 1.5, max(self.poll_delay * 5, 5.0))
-            op_id = current.get("id")
-            current = self._get("%s (poll operation %s)" % (what, op_id), _path("/operation/%s", op_id)) or {}
-        if current.get("state") in ("failure", "timeout"):
-            detail = current.get("message") or current.get("reason") or current.get("state")
-            raise ProviderError("cloud %s: %s: operation %s ended in %s: %s"
-                                % (self.cloud.name, what, current.get("id"), current.get("state"), detail),
-                                cloud=self.cloud.name, action=what, operation=current.get("id"),
-                                reason=current.get("reason"))
-        return current
+        current = [operation or {}]
 
-    def _reference_id(self, operation):
+        def settled():
+            if current[0].get("state", "success") != "pending":
+                return True
+            op_id = current[0].get("id")
+            current[0] = self._get("%s (poll operation %s)" % (what, op_id), api_path("/operation/%s", op_id)) or {}
+            return current[0].get("state", "success") != "pending"
+
+        if not poll_until(settled, self.operation_timeout, self.poll_delay, max(self.poll_delay * 5, 5.0),
+                          sleep=lambda seconds: self.caller.sleep(seconds)):
+            raise ProviderError("cloud %s: %s: operation %s still pending after %s s"
+                                % (self.cloud.name, what, current[0].get("id"), self.operation_timeout),
+                                cloud=self.cloud.name, action=what, operation=current[0].get("id"))
+        if current[0].get("state") in ("failure", "timeout"):
+            detail = current[0].get("message") or current[0].get("reason") or current[0].get("state")
+            raise ProviderError("cloud %s: %s: operation %s ended in %s: %s"
+                                % (self.cloud.name, what, current[0].get("id"), current[0].get("state"), detail),
+                                cloud=self.cloud.name, action=what, operation=current[0].get("id"),
+                                reason=current[0].get("reason"))
+        return current[0]
+
+    def _change(self, what, method, path, body=None, look_first=None, gone_ok=False):
+        """A write and its operation, waited for; with ``gone_ok`` a 404 means it is done already."""
+        try:
+            operation = self._request_checked(what, method, path, body=body, look_first=look_first)
+        except ProviderError as exc:
+            if gone_ok and exc.details.get("http_status") == 404:
+                return None
+            raise
+        return self._wait_operation(operation, what)
+
+    @staticmethod
+    def _reference_id(operation):
         return ((operation or {}).get("reference") or {}).get("id")
 
     # -- sizes ----------------------------------------------------------------------------
@@ -528,20 +223,20 @@ class ExoscaleProvider(Provider):
     # -- machines --------------------------------------------------------------------------
     def _machine(self, item):
         tags = decode_labels(item.get("labels"))
-        type_id = (item.get("instance-type") or {}).get("id")
-        flavor, cpu, ram_gb = self._flavor_of(type_id)
+        flavor, cpu, ram_gb = self._flavor_of((item.get("instance-type") or {}).get("id"))
         timings = {}
-        created = _epoch(item.get("created-at"))
+        created = parse_timestamp(item.get("created-at"))
         if created:
             timings["launched_at"] = created
         private_ip = None
         for subnet in ((item.get("vpc") or {}).get("subnets") or []):
             private_ip = private_ip or subnet.get("ipv4")
+        state = str(item.get("state") or "").lower()
         return Machine(
             cloud=self.cloud.name,
             name=tags.get(NAME_TAG) or item.get("name") or item.get("id"),
             id=item.get("id"),
-            state=_STATES.get(str(item.get("state") or "").lower(), "unknown"),
+            state=normalise_state(state),
             image=tags.get(IMAGE_TAG),
             image_id=(item.get("template") or {}).get("id"),
             flavor=flavor,
@@ -554,6 +249,7 @@ class ExoscaleProvider(Provider):
             tags=tags,
             host_keys=[],          # the v2 API does not publish host keys
             timings=timings,
+            fault="Exoscale reports the instance in state error" if state == "error" else None,
         )
 
     def _list_instances(self, what="list machines"):
@@ -563,57 +259,43 @@ class ExoscaleProvider(Provider):
     def list_machines(self):
         items = [i for i in self._list_instances("list managed machines")
                  if MANAGED_TAG in decode_labels(i.get("labels"))]
-        machines = [self._machine(item) for item in items]
-        machines.sort(key=lambda m: (m.name, m.id))
-        return machines
+        return sorted((self._machine(item) for item in items), key=lambda m: (m.name, m.id))
+
+    def refresh_machines(self, machines):
+        by_id = {m.id: m for m in machines}
+        known = set()
+        for item in self._list_instances("check machine states"):
+            machine = by_id.get(item.get("id"))
+            if machine is None:
+                continue
+            known.add(machine.id)
+            fresh = self._machine(item)
+            machine.state, machine.fault = fresh.state, fresh.fault
+            machine.public_ip, machine.private_ip = fresh.public_ip, fresh.private_ip
+        return known
 
     def ensure_ssh_key(self, public_key):
-        """Register ``public_key`` once under a name derived from it; return the name."""
-        name, material = ssh_key_name(public_key)
+        """Register ``public_key`` (a PublicKey, or its text) once under its pair name; return the name."""
+        public_key = as_public_key(public_key)
+        name = public_key.pair_name
         try:
-            self._request_checked("look up SSH key %s" % name, "GET", _path("/ssh-key/%s", name))
+            self._get("look up SSH key %s" % name, api_path("/ssh-key/%s", name))
             return name
         except ProviderError as exc:
             if exc.details.get("http_status") != 404:
                 raise
-        attempts = []
 
         def register_key():
-            attempts.append(1)
             try:
-                return self._request("POST", "/ssh-key", body={"name": name, "public-key": material})
+                return self._request("POST", "/ssh-key", body={"name": name, "public-key": public_key.line})
             except ExoscaleApiError as exc:
                 if exc.status == 409 or (exc.status == 400 and "exist" in exc.message.lower()):
                     return None         # registered by a lost answer or a parallel run: the same key
                 raise
 
-        operation = self._call("register SSH key %s" % name, register_key)
-        self._wait_operation(operation, "register SSH key %s" % name)
+        what = "register SSH key %s" % name
+        self._wait_operation(self.caller.call(what, register_key), what)
         return name
-
-    def _request_checked(self, what, method, path, query=None, body=None):
-        return self._call(what, lambda: self._request(method, path, query, body))
-
-    def _group_index(self):
-        """{name: group dict} of the account's security groups (one call)."""
-        answer = self._get("list security groups", "/security-group") or {}
-        return {g.get("name"): g for g in answer.get("security-groups") or []}
-
-    def _group_ids(self, names):
-        if not names:
-            return []
-        groups = self._group_index()
-        missing = [n for n in names if n not in groups]
-        if missing:
-            raise ProviderError(
-                "cloud %s: security group(s) %s do not exist; define them in the catalog (they are ensured "
-                "before machines are created) or create them on Exoscale" % (self.cloud.name, ", ".join(missing)),
-                cloud=self.cloud.name, security_groups=missing)
-        ids = []
-        for name in names:
-            if groups[name]["id"] not in ids:
-                ids.append(groups[name]["id"])
-        return ids
 
     def _disk_size(self, placement):
         flavor = self.cloud.flavor(placement.flavor) if placement.flavor else None
@@ -629,65 +311,46 @@ class ExoscaleProvider(Provider):
                                 cloud=self.cloud.name, key="options.disk_size")
         return size
 
-    def create_machines(self, placement, names, ssh_public_key, tags):
-        names = self.fleet_names(placement, names)
-        if not names:
-            return []
+    def launch(self, request):
+        placement, names = request.placement, request.names
         type_id = self._type_id(placement.flavor)
-        template_id = placement.image_id or self.resolve_image_lookup(placement.image_lookup)
         disk = self._disk_size(placement)
-        key_name = self.ensure_ssh_key(ssh_public_key) if ssh_public_key else None
-        group_ids = self._group_ids(list(placement.security_groups))
+        encode_labels(request.tags_for(max(names, key=len)), self.cloud.name)   # fail before creating
+        key_name = self.ensure_ssh_key(request.public_key) if request.public_key else None
+        group_ids = self.group_ids(list(placement.security_groups))
 
-        token = uuid.uuid4().hex
-        common = dict((str(k), str(v)) for k, v in (tags or {}).items())
-        common.setdefault(MANAGED_TAG, "true")
-        common.setdefault(IMAGE_TAG, placement.image)
-        if placement.login_user:
-            common.setdefault(LOGIN_USER_TAG, placement.login_user)
-        common[REQUEST_TAG] = token
-        encode_labels(dict(common, **{NAME_TAG: max(names, key=len)}), self.cloud.name)   # fail before creating
-
-        def body_for(name):
-            body = {"name": name, "instance-type": {"id": type_id}, "template": {"id": template_id},
+        def create_one(name):
+            body = {"name": name, "instance-type": {"id": type_id}, "template": {"id": placement.image_id},
                     "disk-size": disk, "public-ip-assignment": "inet4",
-                    "labels": encode_labels(dict(common, **{NAME_TAG: name}), self.cloud.name)}
+                    "labels": encode_labels(request.tags_for(name), self.cloud.name)}
             if group_ids:
                 body["security-groups"] = [{"id": group_id} for group_id in group_ids]
             if key_name:
                 body["ssh-keys"] = [{"name": key_name}]
-            return body
 
-        def create_one(name):
-            attempts = []
-            what = "create machine %s" % name
+            def created_before():
+                # The previous try may have created it and lost the answer.
+                for item in (self._request("GET", "/instance") or {}).get("instances") or []:
+                    found = decode_labels(item.get("labels"))
+                    if found.get(REQUEST_TAG) == request.token and found.get(NAME_TAG) == name:
+                        return {"state": "success", "reference": {"id": item["id"]}}
+                return None
 
-            def run():
-                attempts.append(1)
-                if len(attempts) > 1:
-                    # The previous try may have created it and lost the answer: look first.
-                    for item in (self._request("GET", "/instance") or {}).get("instances") or []:
-                        found = decode_labels(item.get("labels"))
-                        if found.get(REQUEST_TAG) == token and found.get(NAME_TAG) == name:
-                            return {"state": "success", "reference": {"id": item["id"]}}
-                return self._request("POST", "/instance", body=body_for(name))
-
-            operation = self._wait_operation(self._call(what, run), what)
+            operation = self._change("create machine %s" % name, "POST", "/instance", body=body,
+                                     look_first=created_before)
             instance_id = self._reference_id(operation)
             if not instance_id:
-                raise ProviderError("cloud %s: %s: the operation names no instance" % (self.cloud.name, what),
-                                    cloud=self.cloud.name)
+                raise ProviderError("cloud %s: create machine %s: the operation names no instance"
+                                    % (self.cloud.name, name), cloud=self.cloud.name)
             return instance_id
 
-        requested_at = time.time()
-        ids, errors = self._map(create_one, names)
+        ids, errors = map_calls(create_one, names, self.parallel)
         if errors:
             created = [names[i] for i in sorted(ids)]
             first = errors[min(errors)]
-            message = first.msg if isinstance(first, ProviderError) else str(first)
             raise ProviderError(
                 "%s; %d of %d machine(s) failed%s" % (
-                    message, len(errors), len(names),
+                    getattr(first, "msg", first), len(errors), len(names),
                     "; created %s, which carry the deployment's labels so that state=absent removes them"
                     % ", ".join(created) if created else ""),
                 cloud=self.cloud.name, failed=[names[i] for i in sorted(errors)], created=created)
@@ -695,19 +358,12 @@ class ExoscaleProvider(Provider):
         machines = []
         for index, name in enumerate(names):
             item = by_id.get(ids[index])
-            if item is not None:
-                machine = self._machine(item)
-            else:       # not listed yet: what we know
-                machine = Machine(cloud=self.cloud.name, name=name, id=ids[index], state="pending")
+            # Not listed yet: what we know.
+            machine = self._machine(item) if item is not None else Machine(cloud=self.cloud.name, name=name,
+                                                                           id=ids[index], state="pending")
             machine.name = name
-            machine.tags = dict(common, **{NAME_TAG: name}) if not machine.tags else machine.tags
-            machine.image = placement.image
-            machine.image_id = machine.image_id or template_id
-            machine.login_user = placement.login_user
-            machine.deployment = common.get(DEPLOYMENT_TAG)
             if machine.flavor is None:
                 machine.flavor, machine.cpu, machine.ram_gb = self._flavor_of(type_id)
-            machine.timings["requested_at"] = requested_at
             machines.append(machine)
         return machines
 
@@ -715,22 +371,14 @@ class ExoscaleProvider(Provider):
         machines = [m for m in machines if m is not None]
 
         def one(machine):
-            what = "%s machine %s" % (verb, machine.name)
-            path = _path("/instance/%s", machine.id) + suffix
-            try:
-                operation = self._request_checked(what, method, path, body=body)
-            except ProviderError as exc:
-                if gone_ok and exc.details.get("http_status") == 404:
-                    return None         # already gone (or a lost answer): done
-                raise
-            self._wait_operation(operation, what)
-            return None
+            self._change("%s machine %s" % (verb, machine.name), method, api_path("/instance/%s", machine.id) + suffix,
+                         body=body, gone_ok=gone_ok)
 
-        dummy, errors = self._map(one, machines)
+        dummy, errors = map_calls(one, machines, self.parallel)
         if errors:
             first = errors[min(errors)]
             raise ProviderError("%s (%d of %d machine(s) failed to %s)" % (
-                first.msg if isinstance(first, ProviderError) else first, len(errors), len(machines), verb),
+                getattr(first, "msg", first), len(errors), len(machines), verb),
                 cloud=self.cloud.name, failed=[machines[i].name for i in sorted(errors)])
         for machine in machines:
             if new_state:
@@ -746,55 +394,6 @@ class ExoscaleProvider(Provider):
     def start_machines(self, machines):
         # start-instance requires a JSON body (rescue-profile is optional): an empty object.
         return self._per_machine("start", list(machines), "PUT", ":start", body={}, new_state="pending")
-
-    def wait_machines(self, machines, until, timeout):
-        """Poll (one list-instances call per round) until running, or SSH answers; bounded by ``timeout``."""
-        from ansible_collections.slipway.cloud.plugins.module_utils.providers import libcloud_compat as compat
-
-        self.check_wait(until)
-        machines = list(machines)
-        by_id = {m.id: m for m in machines}
-        missing = dict.fromkeys(by_id, 0)      # listings in a row that lacked the machine
-
-        def done(machine):
-            if until == "running":
-                return machine.state == "running"
-            return "ssh_ready_at" in machine.timings
-
-        def check():
-            if any(m.state != "running" for m in machines) or until == "ssh":
-                seen = set()
-                for item in self._list_instances("check machine states"):
-                    machine = by_id.get(item.get("id"))
-                    if machine is None:
-                        continue
-                    seen.add(machine.id)
-                    fresh = self._machine(item)
-                    machine.state = fresh.state
-                    machine.public_ip = fresh.public_ip
-                    machine.private_ip = fresh.private_ip
-                for machine_id in by_id:
-                    missing[machine_id] = 0 if machine_id in seen else missing[machine_id] + 1
-                # Destroyed machines leave the listing; allow a new one a few rounds to show up.
-                gone = [m for m in machines if missing[m.id] >= 3 or m.state == "terminated"]
-                if gone:
-                    raise ProviderError("cloud %s: machine(s) gone while waiting for them: %s"
-                                        % (self.cloud.name, ", ".join(m.name for m in gone)),
-                                        cloud=self.cloud.name, machines=[m.name for m in gone])
-            now = time.time()
-            for machine in machines:
-                if machine.state == "running":
-                    machine.timings.setdefault("running_at", now)
-            if until == "ssh":
-                ready = [m for m in machines if m.state == "running" and "ssh_ready_at" not in m.timings]
-                for machine_id, banner in compat.probe_ssh(ready).items():
-                    if banner:
-                        by_id[machine_id].timings["ssh_ready_at"] = time.time()
-            return all(done(m) for m in machines)
-
-        if not compat.poll_until(check, timeout, first_delay=self.poll_delay, max_delay=max(5.0, self.poll_delay)):
-            raise compat.timeout_error(self.cloud.name, until, timeout, [m for m in machines if not done(m)])
-        return machines
 
     # -- security groups ----------------------------------------------------------------------
     @staticmethod
@@ -823,29 +422,27 @@ class ExoscaleProvider(Provider):
             return None
         return exo_canonical(parsed[0]) if parsed else None
 
-    def _group_rules(self, group):
-        """(canonical ingress Rules, {Rule: [rule ids]}) of one group."""
-        rules = []
-        ids = {}
-        for item in group.get("rules") or []:
-            if item.get("flow-direction", "ingress") != "ingress":
+    def _group(self, item):
+        if "rules" not in item:      # the listing normally carries each group's rules
+            item = self._get("read security group %s" % item.get("name"),
+                             api_path("/security-group/%s", item.get("id"))) or item
+        rules, handles = [], {}
+        for entry in item.get("rules") or []:
+            if entry.get("flow-direction", "ingress") != "ingress":
                 continue
-            rule = self._rule_from_api(item)
-            if rule is None:
-                continue
-            rules.append(rule)
-            ids.setdefault(rule, []).append(item.get("id"))
-        return canonical(rules), ids
+            rule = self._rule_from_api(entry)
+            if rule is not None:
+                rules.append(rule)
+                handles.setdefault(rule, []).append(entry.get("id"))
+        return SecurityGroup(item.get("name"), item.get("id"), canonical(rules), handles,
+                             item.get("description") or "")
 
-    def _full_group(self, group):
-        # The listing normally carries each group's rules; fetch the group when it does not.
-        if "rules" in group:
-            return group
-        return self._get("read security group %s" % group.get("name"),
-                         _path("/security-group/%s", group.get("id"))) or group
+    def group_index(self):
+        answer = self._get("list security groups", "/security-group") or {}
+        return {g.get("name"): self._group(g) for g in answer.get("security-groups") or []}
 
-    def list_security_groups(self):
-        return {name: list(self._group_rules(self._full_group(g))[0]) for name, g in self._group_index().items()}
+    def storable_rule(self, rule, where):
+        return exo_canonical(rule, where)
 
     def _rule_body(self, rule):
         body = {"flow-direction": "ingress"}
@@ -865,111 +462,44 @@ class ExoscaleProvider(Provider):
             body["protocol"] = "all"
         return body
 
-    def ensure_security_group(self, name, description, rules, purge_rules=True, check_mode=False):
-        wanted_user = parse_rules(rules, where="security group %s rules" % name)
-        wanted = canonical(exo_canonical(r, where="security group %s" % name) for r in wanted_user)
-        groups = self._group_index()
-        referenced = sorted({r.source[len("group:"):] for r in wanted if r.source.startswith("group:")})
-        unknown = [g for g in referenced if g not in groups and g != name]
-        if unknown:
-            raise ProviderError("cloud %s: security group %s has rules from group(s) %s, which do not exist"
-                                % (self.cloud.name, name, ", ".join(unknown)),
-                                cloud=self.cloud.name, security_group=name, missing=unknown)
-        existing = groups.get(name)
-        if existing is None:
-            if check_mode:
-                return {"changed": True, "before": None, "after": list(wanted), "id": None}
-            group_id = self._create_group(name, description)
-            self._add_rules(group_id, name, wanted)
-            return {"changed": True, "before": None, "after": list(wanted), "id": group_id}
-        group_id = existing.get("id")
-        current, ids = self._group_rules(self._full_group(existing))
-        to_add, to_remove = diff_rules(current, wanted)
-        if not purge_rules:
-            to_remove = ()
-        after = canonical((set(current) - set(to_remove)) | set(to_add))
-        if not check_mode:
-            for rule in to_remove:
-                for rule_id in ids.get(rule, []):
-                    what = "remove a rule of security group %s" % name
-                    try:
-                        operation = self._request_checked(
-                            what, "DELETE", _path("/security-group/%s/rules/%s", group_id, rule_id))
-                    except ProviderError as exc:
-                        if exc.details.get("http_status") == 404:
-                            continue        # gone already (a lost answer)
-                        raise
-                    self._wait_operation(operation, what)
-            self._add_rules(group_id, name, to_add)
-        return {"changed": bool(to_add or to_remove), "before": list(current), "after": list(after),
-                "id": group_id}
-
-    def _add_rules(self, group_id, name, rules):
+    def add_rules(self, group, rules, index):
         for rule in rules:
-            what = "add rule %s %s from %s to security group %s" % (
-                rule.proto, "" if rule.port_from is None else rule.port_from, rule.source, name)
-            attempts = []
+            def added_before(rule=rule):     # a lost answer may have added it
+                item = self._request("GET", api_path("/security-group/%s", group.id)) or {}
+                return {"state": "success"} if rule in self._group(dict(item, rules=item.get("rules") or [])).rules \
+                    else None
 
-            def add(rule=rule):
-                attempts.append(1)
-                if len(attempts) > 1:      # a lost answer may have added it: look first
-                    group = self._request("GET", _path("/security-group/%s", group_id)) or {}
-                    if rule in self._group_rules(group)[0]:
-                        return None
-                return self._request("POST", _path("/security-group/%s/rules", group_id), body=self._rule_body(rule))
+            self._change("add rule %s %s from %s to security group %s" % (
+                rule.proto, "" if rule.port_from is None else rule.port_from, rule.source, group.name),
+                "POST", api_path("/security-group/%s/rules", group.id), body=self._rule_body(rule),
+                look_first=added_before)
 
-            self._wait_operation(self._call(what, add), what)
+    def remove_rules(self, group, rules, index):
+        for rule in rules:
+            for rule_id in group.handles.get(rule, []):
+                self._change("remove a rule of security group %s" % group.name, "DELETE",
+                             api_path("/security-group/%s/rules/%s", group.id, rule_id), gone_ok=True)
 
-    def _create_group(self, name, description):
-        attempts = []
-        what = "create security group %s" % name
+    def create_group(self, name, description):
+        def made_before():
+            for group in (self._request("GET", "/security-group") or {}).get("security-groups") or []:
+                if group.get("name") == name:
+                    return {"state": "success", "reference": {"id": group["id"]}}
+            return None
 
-        def create():
-            attempts.append(1)
-            if len(attempts) > 1:
-                found = (self._request("GET", "/security-group") or {}).get("security-groups") or []
-                for group in found:
-                    if group.get("name") == name:
-                        return {"state": "success", "reference": {"id": group["id"]}}
-            body = {"name": name}
-            if description:
-                body["description"] = str(description)[:255]
-            return self._request("POST", "/security-group", body=body)
+        body = {"name": name}
+        if description:
+            body["description"] = str(description)[:255]
+        operation = self._change("create security group %s" % name, "POST", "/security-group", body=body,
+                                 look_first=made_before)
+        return self._reference_id(operation) or self.group_index()[name].id
 
-        operation = self._wait_operation(self._call(what, create), what)
-        group_id = self._reference_id(operation)
-        if not group_id:
-            group_id = (self._group_index().get(name) or {}).get("id")
-        return group_id
-
-    def delete_security_group(self, name, check_mode=False):
-        group = self._group_index().get(name)
-        if group is None:
-            return {"changed": False, "before": None, "after": None}
-        before = list(self._group_rules(self._full_group(group))[0])
-        if not check_mode:
-            what = "delete security group %s" % name
-            try:
-                operation = self._request_checked(what, "DELETE", _path("/security-group/%s", group["id"]))
-            except ProviderError as exc:
-                if exc.details.get("http_status") != 404:
-                    raise
-            else:
-                self._wait_operation(operation, what)
-        return {"changed": True, "before": before, "after": None}
+    def delete_group(self, group):
+        self._change("delete security group %s" % group.name, "DELETE", api_path("/security-group/%s", group.id),
+                     gone_ok=True)
 
     # -- images ----------------------------------------------------------------------------------
-    def find_images(self, lookup):
-        """Templates matching {"name": glob, "owner": maintainer, "visibility", "family"}, newest first."""
-        if not isinstance(lookup, dict) or not lookup.get("name"):
-            raise ProviderError("cloud %s: an image lookup needs at least a name pattern, e.g. "
-                                "{name: 'Linux Debian 12 (Bookworm) 64-bit'}; got %r" % (self.cloud.name, lookup),
-                                cloud=self.cloud.name, key="image_lookup")
-        unknown = sorted(set(lookup) - set(_LOOKUP_KEYS))
-        if unknown:
-            raise ProviderError("cloud %s: unknown image lookup key(s) %s; valid for Exoscale: %s"
-                                % (self.cloud.name, ", ".join(unknown), ", ".join(_LOOKUP_KEYS)),
-                                cloud=self.cloud.name, key="image_lookup")
+    def search_images(self, lookup):
         visibility = lookup.get("visibility", "public")
         if visibility not in ("public", "private"):
             raise ProviderError("cloud %s: image lookup visibility must be public or private, got %r"
@@ -978,35 +508,15 @@ class ExoscaleProvider(Provider):
         if lookup.get("family"):
             query["family"] = lookup["family"]
         answer = self._get("look up templates named %s" % lookup["name"], "/template", query) or {}
-        images = []
-        for item in answer.get("templates") or []:
-            if not fnmatch.fnmatchcase(item.get("name") or "", lookup["name"]):
-                continue
-            if lookup.get("owner") and item.get("maintainer") != lookup["owner"]:
-                continue
-            if not self._in_zone(item.get("zones")):
-                continue
-            images.append({"id": item.get("id"), "name": item.get("name"), "owner": item.get("maintainer"),
-                           "creation_date": item.get("created-at"), "version": item.get("version"),
-                           "build": item.get("build"), "login_user": item.get("default-user")})
-        images.sort(key=lambda i: (_epoch(i["creation_date"]) or 0, i["build"] or "", i["id"] or ""), reverse=True)
-        return images
+        return [{"id": item.get("id"), "name": item.get("name"), "owner": item.get("maintainer"),
+                 "creation_date": item.get("created-at"), "version": item.get("version"),
+                 "build": item.get("build"), "login_user": item.get("default-user")}
+                for item in answer.get("templates") or []
+                if (not lookup.get("owner") or item.get("maintainer") == lookup["owner"])
+                and self._in_zone(item.get("zones"))]
 
-    def resolve_image_lookup(self, lookup):
-        if not lookup:
-            raise ProviderError("cloud %s: the image has neither an image_id nor an image lookup for this cloud"
-                                % self.cloud.name, cloud=self.cloud.name)
-        key = repr(sorted(lookup.items())) if isinstance(lookup, dict) else repr(lookup)
-        if key not in self._image_cache:
-            images = self.find_images(lookup)
-            if not images:
-                raise ProviderError("cloud %s: no %s template in zone %s matches name %r%s"
-                                    % (self.cloud.name, lookup.get("visibility", "public"),
-                                       self.zone or "(endpoint)", lookup["name"],
-                                       " maintained by %s" % lookup["owner"] if lookup.get("owner") else ""),
-                                    cloud=self.cloud.name, lookup=dict(lookup))
-            self._image_cache[key] = images[0]["id"]
-        return self._image_cache[key]
+    def lookup_scope(self, lookup):
+        return "%s template in zone %s" % (lookup.get("visibility", "public"), self.zone or "(endpoint)")
 
     def close(self):
         """Nothing is kept open: urllib opens one connection per request."""

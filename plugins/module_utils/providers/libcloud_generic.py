@@ -22,9 +22,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import inspect
-import time
-import uuid
 
+from ansible_collections.slipway.cloud.plugins.module_utils.masking import mask
 from ansible_collections.slipway.cloud.plugins.module_utils.model import (
     DEPLOYMENT_TAG,
     IMAGE_TAG,
@@ -36,7 +35,13 @@ from ansible_collections.slipway.cloud.plugins.module_utils.model import (
     ProviderError,
 )
 from ansible_collections.slipway.cloud.plugins.module_utils.providers import libcloud_compat as compat
-from ansible_collections.slipway.cloud.plugins.module_utils.providers.base import Provider, register
+from ansible_collections.slipway.cloud.plugins.module_utils.providers.base import Provider, normalise_state, register
+from ansible_collections.slipway.cloud.plugins.module_utils.providers.calls import (
+    API_OPTIONS,
+    Caller,
+    retry_options,
+    split_endpoint,
+)
 
 _TAG_KEYS_IN_EXTRA = ("tags", "metadata", "labels")
 _FLAVOR_KEYS_IN_EXTRA = ("instance_type", "flavorId", "size", "size_slug", "machineType", "plan")
@@ -46,9 +51,9 @@ _IMAGE_KEYS_IN_EXTRA = ("image_id", "imageId", "image", "image_slug")
 class LibcloudProvider(Provider):
     family = "libcloud"
     capabilities = frozenset(("stop_start",))
+    OPTIONS = dict(API_OPTIONS, driver=str, driver_args=dict)
 
     def __init__(self, cloud, environ=None):
-        compat.check_options(cloud, {"driver": str, "driver_args": dict})
         super().__init__(cloud, environ)
         compat.require_libcloud()
         from libcloud.compute.providers import DRIVERS, get_driver
@@ -77,7 +82,7 @@ class LibcloudProvider(Provider):
             kwargs.setdefault("region", cloud.region)
         self.endpoint = "%s driver of libcloud" % name
         if cloud.endpoint:
-            secure, host, port = compat.split_endpoint(cloud.endpoint)
+            secure, host, port = split_endpoint(cloud.endpoint)
             kwargs.update(host=host, port=port, secure=secure)
             self.endpoint = cloud.endpoint
         kwargs.setdefault("timeout", float(cloud.option("http_timeout", 30)))
@@ -86,12 +91,12 @@ class LibcloudProvider(Provider):
         except (TypeError, ValueError) as exc:
             # the arguments' names are safe to show, their values are not
             raise ProviderError(
-                compat.redact("cloud %s: libcloud driver %s refused its arguments (%s): %s"
-                              % (cloud.name, name, ", ".join(["key", "secret"][:len(positional)] + sorted(kwargs)),
-                                 exc), self.credentials.values()),
+                mask("cloud %s: libcloud driver %s refused its arguments (%s): %s"
+                     % (cloud.name, name, ", ".join(["key", "secret"][:len(positional)] + sorted(kwargs)), exc),
+                     self.credentials.values()),
                 cloud=cloud.name, driver=name)
-        retry_options = {opt: cloud.option("retry_" + opt) for opt in compat.DEFAULT_RETRY}
-        self.caller = compat.Caller(cloud, self.endpoint, list(self.credentials.values()), retry_options)
+        self.caller = Caller(cloud, self.endpoint, list(self.credentials.values()), retry_options(cloud),
+                             credential_variables=self.credential_variables)
         self._sizes = None
         self._nodes = {}
 
@@ -158,7 +163,7 @@ class LibcloudProvider(Provider):
             cloud=self.cloud.name,
             name=tags.get(NAME_TAG) or node.name or str(node.id),
             id=str(node.id),
-            state=compat.machine_state(node.state),
+            state=normalise_state(node.state),
             image=tags.get(IMAGE_TAG),
             image_id=image_id,
             flavor=flavor,
@@ -176,7 +181,7 @@ class LibcloudProvider(Provider):
     def _managed_nodes(self):
         nodes = self._call("list machines", self.driver.list_nodes)
         managed = [n for n in nodes if MANAGED_TAG in self._node_tags(n)
-                   and compat.machine_state(n.state) != "terminated"]
+                   and normalise_state(n.state) != "terminated"]
         self._nodes.update({str(n.id): n for n in managed})
         return managed
 
@@ -189,20 +194,14 @@ class LibcloudProvider(Provider):
                 self._sizes = {}          # cpu/ram are informative; the listing must not fail on them
         return sorted((self._machine(n) for n in self._managed_nodes()), key=lambda m: (m.name, m.id))
 
-    def create_machines(self, placement, names, ssh_public_key, tags):
-        names = list(names)
-        if not names:
-            return []
+    def launch(self, request):
+        placement = request.placement
         if placement.security_groups and self.cloud.security_groups:
             raise ProviderError(
                 "cloud %s: the generic libcloud adapter does not manage security groups; set "
                 "security_groups: false for this cloud in the catalog (the firewall role then applies "
                 "the rules inside the machine)" % self.cloud.name, cloud=self.cloud.name)
-        if not placement.image_id:
-            raise ProviderError("cloud %s: the %s driver needs an image_id for image %s (no lookup by name)"
-                                % (self.cloud.name, self.driver_name, placement.image), cloud=self.cloud.name)
-        parameters = inspect.signature(self.driver.create_node).parameters
-        if "ex_metadata" not in parameters:
+        if "ex_metadata" not in inspect.signature(self.driver.create_node).parameters:
             raise ProviderError("cloud %s: the libcloud %s driver cannot tag machines at creation, and "
                                 "slipway.cloud finds its machines again by their tags" % (self.cloud.name, self.driver_name),
                                 cloud=self.cloud.name, driver=self.driver_name)
@@ -211,45 +210,32 @@ class LibcloudProvider(Provider):
         size = self._size(placement.flavor)
         image = NodeImage(id=placement.image_id, name=None, driver=self.driver)
         kwargs = {}
-        if ssh_public_key:
+        if request.public_key:
             if "ssh_key" not in self.driver.features.get("create_node", []):
                 raise self._unsupported("install an SSH public key at creation")
-            kwargs["auth"] = NodeAuthSSHKey(ssh_public_key)
+            kwargs["auth"] = NodeAuthSSHKey(request.public_key.with_comment())
         machines = []
-        for name in names:
-            node_tags = dict(tags or {})
-            node_tags.setdefault(MANAGED_TAG, "true")
-            node_tags.setdefault(IMAGE_TAG, placement.image)
-            node_tags[NAME_TAG] = name
-            if placement.login_user:
-                node_tags.setdefault(LOGIN_USER_TAG, placement.login_user)
-            node_tags[REQUEST_TAG] = uuid.uuid4().hex
-            requested_at = time.time()
-            node = self._create_one(name, size, image, node_tags, kwargs)
+        for name in request.names:
+            node = self._create_one(name, size, image, request.tags_for(name), kwargs)
             machine = self._machine(node)
-            machine.tags.update(node_tags)
-            machine.name, machine.image, machine.login_user = name, placement.image, placement.login_user
-            machine.deployment = node_tags.get(DEPLOYMENT_TAG)
-            machine.flavor = machine.flavor or placement.flavor
-            machine.image_id = machine.image_id or placement.image_id
-            machine.timings["requested_at"] = requested_at
+            machine.name = name
             machines.append(machine)
         return machines
 
     def _create_one(self, name, size, image, node_tags, kwargs):
-        attempts = []
         token = node_tags[REQUEST_TAG]
 
-        def create():
-            attempts.append(1)
-            if len(attempts) > 1:
-                # a lost answer may hide a created node: look for its request tag before re-creating
-                for node in self.driver.list_nodes():
-                    if self._node_tags(node).get(REQUEST_TAG) == token:
-                        return node
-            return self.driver.create_node(name=name, size=size, image=image, ex_metadata=node_tags, **kwargs)
+        def created_before():
+            # a lost answer may hide a created node: look for its request tag before re-creating
+            return next((n for n in self.driver.list_nodes() if self._node_tags(n).get(REQUEST_TAG) == token), None)
 
-        node = self._call("create machine %s" % name, create)
+        def create():
+            try:
+                return self.driver.create_node(name=name, size=size, image=image, ex_metadata=node_tags, **kwargs)
+            except NotImplementedError:
+                raise self._unsupported("create machine %s" % name)
+
+        node = self.caller.call("create machine %s" % name, create, look_first=created_before)
         self._nodes[str(node.id)] = node
         return node
 
@@ -282,39 +268,19 @@ class LibcloudProvider(Provider):
     def start_machines(self, machines):
         return self._each("start", "start_node", machines)
 
-    def wait_machines(self, machines, until, timeout):
-        """Poll the node listing (one call per round), bounded by ``timeout``; see Provider."""
-        self.check_wait(until)
-        machines = list(machines)
-
-        def done(machine):
-            return machine.state == "running" if until == "running" else "ssh_ready_at" in machine.timings
-
-        def check():
-            seen = {str(n.id): n for n in self._managed_nodes()}
-            now = time.time()
-            for machine in machines:
-                node = seen.get(machine.id)
-                machine.state = compat.machine_state(node.state) if node is not None else "terminated"
-                if node is not None:
-                    machine.public_ip = (node.public_ips or [None])[0]
-                    machine.private_ip = (node.private_ips or [None])[0]
-                if machine.state == "running":
-                    machine.timings.setdefault("running_at", now)
-            gone = [m.name for m in machines if m.state == "terminated"]
-            if gone:
-                raise ProviderError("cloud %s: machine(s) gone while waiting for them: %s"
-                                    % (self.cloud.name, ", ".join(gone)), cloud=self.cloud.name, machines=gone)
-            if until == "ssh":
-                ready = [m for m in machines if m.state == "running" and "ssh_ready_at" not in m.timings]
-                for machine_id, banner in compat.probe_ssh(ready).items():
-                    if banner:
-                        next(m for m in machines if m.id == machine_id).timings["ssh_ready_at"] = time.time()
-            return all(done(m) for m in machines)
-
-        if not compat.poll_until(check, timeout):
-            raise compat.timeout_error(self.cloud.name, until, timeout, [m for m in machines if not done(m)])
-        return machines
+    def refresh_machines(self, machines):
+        seen = {str(n.id): n for n in self._managed_nodes()}
+        for machine in machines:
+            node = seen.get(machine.id)
+            if node is not None:
+                machine.state = normalise_state(node.state)
+                machine.public_ip = (node.public_ips or [None])[0]
+                machine.private_ip = (node.private_ips or [None])[0]
+        # A node that leaves the listing is gone at once: libcloud drivers list what the API lists.
+        for machine in machines:
+            if machine.id not in seen:
+                machine.state = "terminated"
+        return set(seen)
 
     # -- security groups: not managed by this adapter ------------------------------
     def _no_groups(self):
@@ -323,13 +289,7 @@ class LibcloudProvider(Provider):
             "the firewall role applies the rules inside the machine" % (self.cloud.name, self.driver_name),
             cloud=self.cloud.name, supported=False)
 
-    def list_security_groups(self):
-        raise self._no_groups()
-
-    def ensure_security_group(self, name, description, rules, purge_rules=True, check_mode=False):
-        raise self._no_groups()
-
-    def delete_security_group(self, name, check_mode=False):
+    def group_index(self):
         raise self._no_groups()
 
     def close(self):

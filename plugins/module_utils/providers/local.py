@@ -1,30 +1,27 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) slipway.cloud contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Provider for family ``local``: real machines on this host, through libcloud.
+"""Provider for family ``local``: real machines on this host (module_utils/local/).
 
-The machines are made by the ``slipway_local`` libcloud NodeDriver
-(module_utils/local/driver.py); this adapter turns its Nodes into Machines and
-speaks the Provider interface. Cloud options: ``subnet`` (a /24 of
-198.18.0.0/15, required), ``bridge`` (interface name), ``root`` (state root,
-else $SLIPWAY_LOCAL_ROOT, else /var/lib/slipway/local), ``images`` (base image
-cache, else $SLIPWAY_LOCAL_IMAGES, else <root>/images). No Ansible imports.
+The primitives read and write the local cloud's records directly (local/machines.py for machines,
+local/groups.py for security groups); the algorithms are the base's. Cloud options: ``subnet`` (a /24
+of 198.18.0.0/15, required), ``bridge`` (interface name), ``root`` (state root, else
+$SLIPWAY_LOCAL_ROOT, else /var/lib/slipway/local), ``images`` (base image cache, else
+$SLIPWAY_LOCAL_IMAGES, else <root>/images). No Ansible imports.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import os
-
+from ansible_collections.slipway.cloud.plugins.module_utils.local import groups, hostsetup
+from ansible_collections.slipway.cloud.plugins.module_utils.local.machines import Machines
+from ansible_collections.slipway.cloud.plugins.module_utils.local.state import StateRoot, resolve_images, resolve_root
 from ansible_collections.slipway.cloud.plugins.module_utils.model import (
     DEPLOYMENT_TAG, IMAGE_TAG, Machine, ProviderError,
 )
-from ansible_collections.slipway.cloud.plugins.module_utils.providers.base import Provider, register
-from ansible_collections.slipway.cloud.plugins.module_utils.providers.libcloud_compat import require_libcloud
+from ansible_collections.slipway.cloud.plugins.module_utils.providers.base import Provider, SecurityGroup, register
 from ansible_collections.slipway.cloud.plugins.module_utils.rules import canonical
-
-DEFAULT_WAIT = 300.0
 
 
 class LocalProvider(Provider):
@@ -32,103 +29,131 @@ class LocalProvider(Provider):
 
     family = "local"
     capabilities = frozenset(("security_groups", "stop_start", "reboot", "host_keys"))
+    OPTIONS = {"subnet": str, "bridge": str, "root": str, "images": str}
+    # Machines boot in a fraction of a second and are probed on this host: poll often, briefly.
+    POLL_INTERVALS = (0.05, 0.05)
+    SSH_PROBE_TIMEOUT = 0.5
+    MISSES_BEFORE_GONE = 1             # a record gone is a machine destroyed: no listing lag here
 
     def __init__(self, cloud, environ=None):
         super(LocalProvider, self).__init__(cloud, environ)
-        require_libcloud()
-        from libcloud.compute.providers import get_driver
-        from ansible_collections.slipway.cloud.plugins.module_utils.local import driver as local_driver
+        root = resolve_root(cloud.option("root"), self.environ)
+        self.state = StateRoot(root, resolve_images(root, cloud.option("images"), self.environ))
+        self.definition = hostsetup.cloud_definition(cloud.name, cloud.option("subnet"), cloud.option("bridge"),
+                                                     self.state)
+        self._machines = None
 
-        local_driver.register()
-        environ = os.environ if environ is None else environ
-        self.driver = get_driver(local_driver.DRIVER_NAME)(
-            cloud.name,
-            ex_subnet=cloud.option("subnet"), ex_bridge=cloud.option("bridge"),
-            ex_root=cloud.option("root"), ex_images=cloud.option("images"),
-            ex_flavors=[(f.name, f.cpu, f.ram_gb) for f in cloud.flavors], ex_environ=environ)
-
-    # -- conversion -------------------------------------------------------------
-    def _machine(self, node):
-        extra = node.extra
-        tags = dict(extra.get("tags") or {})
-        return Machine(
-            cloud=self.cloud.name, name=node.name, id=node.id, state=extra["status"],
-            image=tags.get(IMAGE_TAG) or extra.get("image"), image_id=extra.get("image"),
-            flavor=extra.get("flavor"), cpu=extra.get("cpu"), ram_gb=extra.get("ram_gb"),
-            login_user=extra.get("login_user"), public_ip=None,
-            private_ip=node.private_ips[0] if node.private_ips else None,
-            deployment=tags.get(DEPLOYMENT_TAG), tags=tags, host_keys=list(extra.get("host_keys") or ()),
-            timings=dict(extra.get("timings") or {}))
-
-    def _nodes(self, machines):
-        wanted = [m.id if isinstance(m, Machine) else str(m) for m in machines]
-        nodes = {n.id: n for n in self.driver.list_nodes()}
-        return [nodes[i] for i in wanted if i in nodes]
+    @property
+    def machines(self):
+        # Built on first use: reading cgroup mounts is not needed for listings of groups.
+        if self._machines is None:
+            self._machines = Machines(self.state)
+        return self._machines
 
     # -- machines -----------------------------------------------------------------
+    def _machine(self, record):
+        tags = dict(record.get("tags") or {})
+        return Machine(
+            cloud=self.cloud.name, name=record["name"], id=record["id"], state=self.machines.status(record),
+            image=tags.get(IMAGE_TAG) or record.get("image"), image_id=record.get("image"),
+            flavor=record.get("flavor"), cpu=record.get("cpu"), ram_gb=record.get("ram_gb"),
+            login_user=record.get("login_user"), public_ip=None, private_ip=record.get("address"),
+            deployment=tags.get(DEPLOYMENT_TAG), tags=tags, host_keys=list(record.get("host_keys") or ()),
+            timings=dict(record.get("timings") or {}))
+
+    def _records(self, machines):
+        """The records of ``machines`` (Machines, or their ids) that still exist."""
+        records = {r["id"]: r for r in self.machines.list(self.cloud.name)}
+        ids = [m.id if isinstance(m, Machine) else str(m) for m in machines]
+        return [records[i] for i in ids if i in records]
+
     def list_machines(self):
-        return [self._machine(n) for n in self.driver.list_nodes()]
+        return [self._machine(r) for r in self.machines.list(self.cloud.name)]
 
-    def create_machines(self, placement, names, ssh_public_key, tags):
-        from libcloud.compute.base import NodeAuthSSHKey
+    def flavor(self, name):
+        """The catalog flavor ``name`` of this cloud, or one clear error listing the valid ones."""
+        flavor = self.cloud.flavor(name)
+        if flavor is None:
+            valid = [f.name for f in self.cloud.flavors]
+            raise ProviderError("unknown flavor %r on local cloud %s; valid: %s"
+                                % (name, self.cloud.name, ", ".join(valid) or "none"),
+                                cloud=self.cloud.name, flavor=name, valid=valid)
+        return flavor
 
-        if not placement.flavor:
-            raise ProviderError("local cloud %s sizes machines by its flavor table; the placement has no flavor"
-                                % self.cloud.name, cloud=self.cloud.name)
-        nodes = self.driver.ex_create_nodes(
-            list(names), placement.flavor, placement.image_id or "debian-12", NodeAuthSSHKey(ssh_public_key),
-            ex_login_user=placement.login_user or "root", ex_tags=dict(tags or {}),
-            ex_security_groups=list(placement.security_groups),
+    def launch(self, request):
+        placement = request.placement
+        if request.public_key is None:
+            raise ProviderError("local machines need an SSH public key (ssh_public_key or ssh_public_key_file)",
+                                cloud=self.cloud.name, option="ssh_public_key")
+        flavor = self.flavor(placement.flavor)
+        records = self.machines.create(
+            self.definition, request.names, flavor.name, float(flavor.cpu), float(flavor.ram_gb),
+            request.public_key.line, login_user=placement.login_user or "root", tags=request.tags,
+            security_groups=list(placement.security_groups), image_name=placement.image_id,
+            flavors=self.cloud.flavors,
             # A cloud declared without security groups has no host-side firewall either.
-            ex_cloud_firewall=self.cloud.security_groups)
-        return [self._machine(n) for n in nodes]
+            cloud_firewall=self.cloud.security_groups)
+        return [self._machine(r) for r in records]
+
+    def _each(self, action, machines):
+        for record in self._records(machines):
+            action(record)
 
     def destroy_machines(self, machines):
-        for node in self._nodes(machines):
-            self.driver.destroy_node(node)
+        self._each(self.machines.destroy, machines)
 
     def start_machines(self, machines):
-        for node in self._nodes(machines):
-            self.driver.start_node(node)
+        self._each(self.machines.start, machines)
 
     def stop_machines(self, machines):
-        for node in self._nodes(machines):
-            self.driver.stop_node(node)
+        self._each(self.machines.stop, machines)
 
     def reboot_machines(self, machines):
-        for node in self._nodes(machines):
-            self.driver.reboot_node(node)
+        self._each(self.machines.reboot, machines)
 
-    def wait_machines(self, machines, until, timeout):
-        nodes = self._nodes(machines)
-        missing = sorted(set(m.id if isinstance(m, Machine) else str(m) for m in machines) - set(n.id for n in nodes))
-        if missing:
-            raise ProviderError("local cloud %s has no machines %s" % (self.cloud.name, ", ".join(missing)),
-                                cloud=self.cloud.name, ids=missing)
-        return [self._machine(n) for n in self.driver.ex_wait_nodes(nodes, until, timeout or DEFAULT_WAIT)]
+    def refresh_machines(self, machines):
+        known = set()
+        for machine in machines:
+            record = self.state.machine(machine.id)
+            if record is None:
+                continue
+            known.add(machine.id)
+            machine.state = self.machines.status(record)
+            machine.private_ip = record.get("address")
+            machine.host_keys = list(record.get("host_keys") or machine.host_keys)
+            if machine.state in ("stopped", "unknown"):
+                # Its keeper is gone: the machine died while booting, and will not come up by waiting.
+                machine.fault = "local machine is %s: %s" % (machine.state, self.machines.console_tail(record))
+        return known
+
+    def machines_ready(self, machines):
+        for machine in machines:
+            self.machines.record_timings(machine.id, machine.timings)
+
+    def wait_hint(self, machines, until):
+        if until != "ssh" or not machines:
+            return ""
+        record = self.state.machine(machines[0].id)
+        return " (is TCP 22 open to the host in their security groups? console: %s)" % (
+            self.machines.console_tail(record) if record else "(machine gone)")
 
     # -- security groups ---------------------------------------------------------------
-    def list_security_groups(self):
-        return {g.name: list(canonical(g.rules)) for g in self.driver.ex_list_security_groups()}
+    def group_index(self):
+        return {name: SecurityGroup(name, name, canonical(rules), {}, description)
+                for name, (description, rules) in groups.read_groups(self.state, self.cloud.name).items()}
 
-    def ensure_security_group(self, name, description, rules, purge_rules=True, check_mode=False):
-        current = self.driver.ex_get_security_group(name)
-        before = list(canonical(current.rules)) if current else None
-        wanted = canonical(tuple(rules or ()) + (() if purge_rules or current is None else tuple(current.rules)))
-        changed = current is None or tuple(before) != wanted or \
-            (description is not None and current.description != description)
-        if changed and not check_mode:
-            self.driver.ex_set_security_group(name, description if description is not None else
-                                              (current.description if current else ""), list(wanted))
-        return {"changed": changed, "before": before, "after": list(wanted)}
+    def create_group(self, name, description):
+        groups.write_group(self.state, self.definition, name, description, [])
+        return name
 
-    def delete_security_group(self, name, check_mode=False):
-        current = self.driver.ex_get_security_group(name)
-        if current is None:
-            return {"changed": False, "before": None, "after": None}
-        if not check_mode:
-            self.driver.ex_delete_security_group(name)
-        return {"changed": True, "before": list(canonical(current.rules)), "after": None}
+    def add_rules(self, group, rules, index):
+        groups.change_rules(self.state, self.definition, group.name, add=rules)
+
+    def remove_rules(self, group, rules, index):
+        groups.change_rules(self.state, self.definition, group.name, remove=rules)
+
+    def delete_group(self, group):
+        groups.delete_group(self.state, self.cloud.name, group.name)
 
 
 register("local", LocalProvider)

@@ -84,3 +84,14 @@ def test_bad_ssh_key_is_refused_before_creating(exo, provider, cloud):
     with pytest.raises(ProviderError, match="not an OpenSSH public key"):
         provider.create_machines(make_placement(cloud), ["k-1"], "not a key", {})
     assert exo.count("create-instance") == 0
+
+
+def test_a_misspelt_option_is_one_error_naming_the_closest(exo, cloud):
+    import dataclasses
+
+    misspelt = dataclasses.replace(cloud, options=cloud.options + (("paralel_requests", 2),))
+    with pytest.raises(ProviderError) as err:
+        get_provider(misspelt, {KEY_VAR: "EXOkey", SECRET_VAR: "secret"})
+    assert err.value.msg.startswith("cloud exoscale-ch-gva: unknown option 'paralel_requests' for provider exoscale")
+    assert err.value.msg.endswith("did you mean 'parallel_requests'?")
+    assert exo.count("list-instances") == 0

@@ -58,7 +58,7 @@ def test_giving_up_is_bounded_and_says_so(exo, cloud, env):
 def test_429_honours_retry_after_within_the_cap(exo, cloud, env):
     provider = ExoscaleProvider(cloud, env)
     slept = []
-    provider._sleep = slept.append
+    provider.caller.sleep = slept.append
     exo.faults.configure(rate=1.0, statuses=(429,), limit=2)
     assert provider.list_machines() == []
     assert len(slept) == 2

@@ -132,3 +132,13 @@ def test_unknown_security_group_and_bad_key(local_cloud_session, unchanged):
     with pytest.raises(ProviderError) as error:
         provider.create_machines(local_cloud_session.placement("local-a"), ["bad-key"], "not a key", {})
     assert "ssh_public_key must be one OpenSSH public key line" in error.value.msg
+
+
+def test_a_misspelt_option_is_one_error_naming_the_closest(local_clouds, unchanged):
+    cloud = local_clouds["local-a"]
+    misspelt = dataclasses.replace(cloud, options=tuple((("subnett" if k == "subnet" else k), v)
+                                                         for k, v in cloud.options))
+    with pytest.raises(ProviderError) as error:
+        get_provider(misspelt)
+    assert error.value.msg.startswith("cloud local-a: unknown option 'subnett' for provider local; valid options: ")
+    assert error.value.msg.endswith("did you mean 'subnet'?") and error.value.details["key"] == "options.subnett"

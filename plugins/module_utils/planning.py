@@ -1,0 +1,176 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) slipway.cloud contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Planning an instance task on one cloud: which names it asks for, and what converging takes.
+
+``plan_cloud`` turns one cloud's listing and the task into a CloudPlan (create / keep / start / stop /
+remove): pure data, no cloud call, so every rule of the converge is testable with plain pytest.
+No Ansible imports.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.slipway.cloud.plugins.module_utils.model import InputError
+from ansible_collections.slipway.cloud.plugins.module_utils.names import check_machine_names
+from ansible_collections.slipway.cloud.plugins.module_utils.records import is_gone, is_stopped, sort_key
+from ansible_collections.slipway.cloud.plugins.module_utils.ssh_keys import parse_public_key
+
+STATES = ("present", "absent", "running", "stopped")
+WAITS = ("running", "ssh")
+
+
+class DeployError(InputError):
+    """A request the engine refuses before touching any cloud."""
+
+
+def expand_names(name=None, names=None, count=None, name_pattern=None, default_prefix=None):
+    """The machine names a task asks for, in order; None when it names none.
+
+    ``count`` with ``name_pattern`` ("web-%02d") numbers machines from 1.
+    """
+    given = [opt for opt, value in (("name", name), ("names", names), ("count", count)) if value is not None]
+    if len(given) > 1:
+        raise DeployError("options %s are mutually exclusive; give one of name, names or count"
+                          % " and ".join(given), options=given)
+    if name is not None:
+        result = [name]
+    elif names is not None:
+        result = list(names)
+    elif count is not None:
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise DeployError("count must be a whole number >= 0, got %r" % (count,), option="count")
+        pattern = name_pattern or ((default_prefix or "machine") + "-%02d")
+        try:
+            pattern % 1  # validates the pattern even when count is 0
+            result = [pattern % index for index in range(1, count + 1)]
+        except (TypeError, ValueError) as exc:
+            raise DeployError("name_pattern %r must contain exactly one integer conversion such as %%d "
+                              "or %%02d (%s)" % (pattern, exc), option="name_pattern")
+        if count > 1 and len(set(result)) != len(result):
+            raise DeployError("name_pattern %r gives the same name twice" % pattern, option="name_pattern")
+    else:
+        if name_pattern is not None:
+            raise DeployError("name_pattern needs count", option="name_pattern")
+        return None
+    return check_machine_names(result, option="names" if names is not None else "name")
+
+
+def clouds_from(cloud=None, clouds=None):
+    """The list of cloud names from the cloud / clouds options."""
+    if cloud is not None and clouds is not None:
+        raise DeployError("cloud and clouds are mutually exclusive", option="clouds")
+    if cloud is not None:
+        return [cloud]
+    return list(clouds or [])
+
+
+def read_public_key(key=None, path=None):
+    """The SSH public key line from ``key`` or the file ``path`` (read on the controller), checked."""
+    if key is not None and path is not None:
+        raise DeployError("ssh_public_key and ssh_public_key_file are mutually exclusive",
+                          option="ssh_public_key")
+    if path is not None:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                key = handle.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DeployError("ssh_public_key_file %s cannot be read: %s" % (path, exc.strerror if
+                              isinstance(exc, OSError) else exc), option="ssh_public_key_file", file=path)
+    if key is None:
+        return None
+    parsed = parse_public_key(key, option="ssh_public_key_file" if path else "ssh_public_key", file=path)
+    return " ".join(part for part in (parsed.line, parsed.comment) if part)
+
+
+class CloudPlan:
+    """What converging one cloud takes. Built from a listing; pure data."""
+
+    def __init__(self, cloud):
+        self.cloud = cloud
+        self.create = []          # names
+        self.keep = []            # Machine
+        self.start = []           # Machine
+        self.stop = []            # Machine
+        self.remove = []          # Machine
+        self.stop_after_create = False
+        self.warnings = []
+
+    @property
+    def changes(self):
+        return bool(self.create or self.start or self.stop or self.remove)
+
+    def summary(self):
+        return {
+            "create": list(self.create),
+            "start": sorted(m.name for m in self.start),
+            "stop": sorted(m.name for m in self.stop),
+            "remove": sorted(m.name for m in self.remove),
+            "keep": sorted(m.name for m in self.keep),
+        }
+
+
+def plan_cloud(cloud, listing, names, state, deployment=None, exact=False, image=None):
+    """Plan one cloud from its listing of managed machines.
+
+    ``names`` is the list asked for, or None (absent/exact over a whole deployment).
+    Names are unique per cloud among managed machines: a name already used by
+    another deployment is an error rather than a silent takeover or a duplicate.
+    """
+    plan = CloudPlan(cloud)
+    by_name = {}
+    for machine in listing:
+        if is_gone(machine):
+            continue
+        by_name.setdefault(machine.name, []).append(machine)
+    for group in by_name.values():
+        group.sort(key=sort_key)
+
+    wanted = list(names or [])
+    wanted_set = set(wanted)
+
+    if state == "absent":
+        for machine_name, group in sorted(by_name.items()):
+            in_deployment = deployment is None or group[0].deployment == deployment
+            if names is not None:
+                if machine_name in wanted_set and in_deployment:
+                    plan.remove.extend(group)
+            elif deployment is not None and group[0].deployment == deployment:
+                plan.remove.extend(group)
+        return plan
+
+    for machine_name in wanted:
+        group = by_name.get(machine_name)
+        if not group:
+            plan.create.append(machine_name)
+            continue
+        machine = group[0]
+        if deployment is not None and machine.deployment not in (None, deployment):
+            raise DeployError(
+                "machine %s on cloud %s already belongs to deployment %r; names are unique per cloud, "
+                "so choose another name or remove it first" % (machine_name, cloud, machine.deployment),
+                cloud=cloud, name=machine_name, deployment=machine.deployment)
+        if image is not None and machine.image not in (None, image):
+            plan.warnings.append("machine %s on cloud %s runs image %s, not %s; it is kept as it is"
+                                 % (machine_name, cloud, machine.image, image))
+        if len(group) > 1:
+            if exact:
+                plan.remove.extend(group[1:])
+            else:
+                plan.warnings.append("cloud %s has %d machines named %s (ids %s); exact: true would keep one"
+                                     % (cloud, len(group), machine_name, ", ".join(str(m.id) for m in group)))
+        if state == "running" and is_stopped(machine):
+            plan.start.append(machine)
+        elif state == "stopped" and not is_stopped(machine):
+            plan.stop.append(machine)
+        else:
+            plan.keep.append(machine)
+    if state == "stopped" and plan.create:
+        plan.stop_after_create = True
+
+    if exact:
+        for machine_name, group in sorted(by_name.items()):
+            if machine_name in wanted_set:
+                continue
+            if group[0].deployment == deployment:
+                plan.remove.extend(group)
+    return plan
