@@ -125,8 +125,9 @@ class Job:
         os.makedirs(os.path.join(self.directory, "env"), exist_ok=True)
         os.makedirs(os.path.join(self.directory, "inventory"), exist_ok=True)
         os.makedirs(os.path.join(self.directory, "cp"), mode=0o700, exist_ok=True)
-        # AWX copies the project (here: this collection's checkout, whose playbooks/ the templates name)
-        os.symlink(collection_root(), os.path.join(self.directory, "project"))
+        # AWX copies the project into the directory; here the project is this collection's playbooks/
+        # (the roles and plugins come from the collection installed in the "EE": the collections path)
+        shutil.copytree(os.path.join(collection_root(), "playbooks"), os.path.join(self.directory, "project", "playbooks"))
         self.env = self._awx_env()
         for definition, inputs in credentials:
             injected, _args = awx_rules.inject(definition, inputs, self.directory)
