@@ -129,13 +129,12 @@ class Job:
         # (the roles and plugins come from the collection installed in the "EE": the collections path)
         shutil.copytree(os.path.join(collection_root(), "playbooks"), os.path.join(self.directory, "project", "playbooks"))
         self.env = self._awx_env()
+        self.injected = {}           # credential variables as AWX injects them (files under /runner)
         for definition, inputs in credentials:
-            injected, _args = awx_rules.inject(definition, inputs, self.directory)
-            # the EE mounts this directory at /runner; outside a container, the same files are here
-            self.env.update({key: awx_rules.host_path(value, self.directory) for key, value in injected.items()})
+            self.injected.update(awx_rules.inject(definition, inputs, self.directory)[0])
         self.extra_vars = awx_extra_vars(job_id, template_name or os.path.basename(playbook))
         self.extra_vars.update(extra_vars or {})
-        self._write("envvars", self.env)
+        self._write_env(self.directory)
         self._write("extravars", self.extra_vars)
         if ssh_key:
             # the job's machine credential: ansible-runner loads it into an ssh-agent
@@ -156,6 +155,12 @@ class Job:
         })
         os.makedirs(env["HOME"], exist_ok=True)
         return env
+
+    def _write_env(self, runs_in):
+        """env/envvars for a job that runs in directory ``runs_in``: an EE mounts it at /runner, and
+        outside a container the injected files are where the directory is."""
+        env = dict(self.env, **{key: awx_rules.host_path(value, str(runs_in)) for key, value in self.injected.items()})
+        self._write("envvars", env)
 
     def _write(self, name, data):
         with open(os.path.join(self.directory, "env", name), "w") as handle:
@@ -182,12 +187,14 @@ class Job:
     def run_on_execution_node(self, worker_dir, results_dir, timeout=1200):
         """ansible-runner transmit | ansible-runner worker | ansible-runner process, as AWX with receptor."""
         env = self._runner_env()
+        self._write_env(worker_dir)          # the worker unpacks the job into its own directory
         transmit = subprocess.Popen(ansible_command("ansible-runner", "transmit", self.directory, *self._runner_args()),
                                     env=env, stdout=subprocess.PIPE)
         worker = subprocess.Popen(ansible_command("ansible-runner", "worker", "--private-data-dir", str(worker_dir)),
                                   env=env, stdin=transmit.stdout, stdout=subprocess.PIPE)
         transmit.stdout.close()
-        process = subprocess.Popen(ansible_command("ansible-runner", "process", str(results_dir)), env=env,
+        process = subprocess.Popen(ansible_command("ansible-runner", "process", str(results_dir), "--ident",
+                                                   str(self.job_id)), env=env,
                                    stdin=worker.stdout, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                    universal_newlines=True)
         worker.stdout.close()

@@ -199,10 +199,14 @@ def inject(definition, inputs, private_data_dir, inventory=False):
 
 
 def host_path(value, private_data_dir):
-    """A /runner/... path as the process outside a container sees it (the EE mounts the directory there)."""
-    if value == CONTAINER_ROOT or value.startswith(CONTAINER_ROOT + "/"):
-        return os.path.join(private_data_dir, value[len(CONTAINER_ROOT):].lstrip("/"))
-    return value
+    """``value`` with each /runner/... path (of a ``:``-separated list) as a process outside a container sees
+    it: the execution environment mounts the private data directory at /runner."""
+    parts = []
+    for part in value.split(os.pathsep):
+        if part == CONTAINER_ROOT or part.startswith(CONTAINER_ROOT + "/"):
+            part = os.path.join(private_data_dir, part[len(CONTAINER_ROOT):].lstrip("/"))
+        parts.append(part)
+    return os.pathsep.join(parts)
 
 
 def file_variables(definition):

@@ -209,8 +209,8 @@ def test_optional_openstack_fields_left_out_make_no_empty_keys(tmp_path):
 @pytest.mark.parametrize("name,inventory", [("catalog", False), (INVENTORY_TYPE, True)])
 def test_catalog_layer_is_read_on_top_of_the_shipped_catalog(tmp_path, name, inventory):
     env = injected(name, tmp_path, inventory=inventory)
-    layers = [awx_rules.host_path(layer, str(tmp_path)) for layer in env["SLIPWAY_CATALOG"].split(os.pathsep)]
-    assert layers[0] == "@shipped"
+    layers = awx_rules.host_path(env["SLIPWAY_CATALOG"], str(tmp_path)).split(os.pathsep)
+    assert layers[0] == "@shipped" and layers[1].startswith(str(tmp_path))
     catalog = load_catalog(layers, cache=False)
     placement = catalog.resolve("awx-debian", "local-a")
     assert placement.image == "awx-debian" and placement.login_user == "root"    # inherited from debian-12
@@ -219,5 +219,5 @@ def test_catalog_layer_is_read_on_top_of_the_shipped_catalog(tmp_path, name, inv
 def test_an_empty_catalog_layer_of_the_inventory_type_still_loads(tmp_path):
     inputs = dict(SAMPLE_INPUTS[INVENTORY_TYPE], catalog_layer="")
     env = awx_rules.inject(shipped_types()[INVENTORY_TYPE], inputs, str(tmp_path), inventory=True)[0]
-    layers = [awx_rules.host_path(layer, str(tmp_path)) for layer in env["SLIPWAY_CATALOG"].split(os.pathsep)]
+    layers = awx_rules.host_path(env["SLIPWAY_CATALOG"], str(tmp_path)).split(os.pathsep)
     assert "ec2" in load_catalog(layers, cache=False).clouds

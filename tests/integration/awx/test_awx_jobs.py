@@ -24,7 +24,6 @@ import yaml
 from support import awx_rules
 from support.awx_jobs import AwxInventory, Job, export_inventory
 from support.collection import ansible_command, ansible_env, collection_root
-from support.local_cloud import TEST_SSH_GROUP
 
 from ansible_collections.slipway.cloud.plugins.module_utils.model import DEPLOYMENT_TAG, Rule
 
@@ -166,7 +165,7 @@ def test_deploy_job_on_an_execution_node(tmp_path, local_cloud_session, local_ss
     try:
         job = Job(tmp_path / "deploy", 301, "playbooks/deploy.yml", template_name="slipway.cloud deploy",
                   extra_vars={"image": "awx-debian", "clouds": ["local-a"], "deployment": deployment,
-                              "wait_timeout": 180, "security_groups": [TEST_SSH_GROUP],
+                              "wait_timeout": 180,
                               "run_dir": str(tmp_path / "run")},
                   credentials=[(catalog_type, {"layer": CATALOG_LAYER})])
         job.inventory(AwxInventory({}))
