@@ -147,8 +147,8 @@ def test_sliced_nginx_job_configures_every_host_once(tmp_path, local_machines, l
         assert hosts == names[number - 1::3]             # AWX's rule: sorted enabled hosts, [n-1::count]
         configured += hosts
         checks = artifacts.stats().get("artifact_data", {}).get("slipway_checks", [])
-        assert sorted({check.get("host") for check in checks}) == hosts, checks
-        assert all(check.get("ok") for check in checks), checks
+        assert sorted(check["machine"] for check in checks) == hosts, checks
+        assert all(str(check["passed"]).lower() == "true" for check in checks), checks
     assert sorted(configured) == names                   # every host exactly once
     for machine in machines:
         with urllib.request.urlopen("http://%s/" % machine.private_ip, timeout=30) as page:
