@@ -95,7 +95,7 @@ def _input_problems(inputs):
         if kind not in ("string", "boolean"):
             found.append("%s: type must be string or boolean, not %r" % (where, kind))
             continue
-        if "default" in field and type(field["default"]) is not {"string": str, "boolean": bool}[kind]:
+        if "default" in field and not isinstance(field["default"], {"string": str, "boolean": bool}[kind]):
             found.append("%s: %r is not a %s" % (where, field["default"], kind))
         if field.get("format") not in (None, "ssh_private_key", "url"):
             found.append("%s: format must be ssh_private_key or url" % where)
