@@ -19,7 +19,8 @@ for _path in (INVENTORY_TESTS, os.path.dirname(os.path.dirname(HERE))):
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
-import inventory_fleet  # noqa: E402,F401  pylint: disable=unused-import  (puts tests/support on sys.path)
+# inventory_fleet puts tests/support on sys.path
+import inventory_fleet  # noqa: E402,F401  pylint: disable=unused-import
 from moto_server import MotoServer  # noqa: E402
 from support.local_cloud import (  # noqa: E402,F401  pylint: disable=unused-import
     local_cloud_session, local_clouds, local_machines, local_ssh_key,
