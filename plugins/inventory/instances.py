@@ -18,17 +18,21 @@ description:
   - Each cloud is listed with one call, all clouds in parallel. A cloud that fails (unreachable endpoint,
     missing credentials, timeout) is named in a warning and the other clouds' hosts are still listed,
     unless O(strict=true).
-  - Hosts are named after the machines (tag C(slipway:name)); a name found more than once becomes
-    C(<name>.<cloud>), and C(<name>.<cloud>.<id>) if it repeats within one cloud.
+  - When every listed cloud fails, the source fails (C(ansible-inventory) exits non-zero) whatever O(strict)
+    says; an empty answer would make AWX, with "overwrite" on, delete every host of the inventory.
+  - Hosts are named after the machines (tag C(slipway:name)) and their cloud, see O(hostnames).
   - 'Host variables: C(ansible_host) (see O(address)), C(ansible_user) (the login user from the machine record,
     else the catalog''s login user of the image on that cloud), C(slipway_cloud), C(slipway_id), C(slipway_image),
     C(slipway_flavor), C(slipway_cpu), C(slipway_ram_gb), C(slipway_deployment), C(slipway_state),
-    C(slipway_ssh_url) and, where the cloud reports them, C(slipway_host_keys) (lines of C(ssh-ed25519 AAAA...)).
+    C(slipway_ssh_url) and, where the cloud reports them, C(slipway_host_keys) (lines of C(ssh-ed25519 AAAA...));
+    the role C(slipway.cloud.pin_host_keys) pins these at job time (AWX, an exported inventory).
     Variables without a value are not set. Every host variable is a cost per host on each run, so
     addresses other than the chosen one are not repeated; set O(address) to choose.'
   - Groups C(cloud_<cloud>), C(image_<image>) and C(deployment_<id>), with every character that Ansible
     does not allow in a group name replaced by C(_).
   - With O(cache=true) a cached run reads the host list from the cache plugin and imports no cloud library.
+  - As an AWX inventory source, set the source's C(enabled_var) to V(slipway_state) and C(enabled_value) to
+    V(running), so that stopped machines become disabled hosts, which jobs and job slices leave out.
   - The configuration file name must end in C(.slipway.yml) or C(.slipway.yaml).
 extends_documentation_fragment:
   - constructed
@@ -76,6 +80,19 @@ options:
         description: Machine states to keep.
         type: list
         elements: str
+  hostnames:
+    description:
+      - How hosts are named. Either way a name that repeats within one cloud gets C(.<id>) too.
+      - V(name.cloud) names every host C(<name>.<cloud>), as C(playbooks/deploy.yml) names the machines it
+        adds. A host's name never depends on which other clouds answered, so AWX, which matches hosts by
+        name, keeps each host's facts and job history across updates.
+      - V(name) uses the bare machine name, and C(<name>.<cloud>) only for a name found on more than one
+        listed cloud, so a host is renamed when a twin appears on another cloud or a cloud is not listed.
+        Short names for a laptop; not for AWX.
+    type: str
+    choices: [name.cloud, name]
+    default: name.cloud
+    version_added: 0.2.0
   address:
     description:
       - Which address becomes C(ansible_host), as an ordered preference.
@@ -97,12 +114,16 @@ options:
       - On each real listing (not a cached run) the plugin writes this file atomically, mode C(0600), with one
         C(ADDRESS KEY) line per host key of every listed machine that has an address and host keys, and sets
         for those hosts C(ansible_ssh_common_args) to
-        C(-o UserKnownHostsFile=<file> -o StrictHostKeyChecking=yes). A cached run reuses the file
-        (and writes it from the cached hosts if it is missing).
+        C(-o UserKnownHostsFile=<file> -o StrictHostKeyChecking=yes) and C(ansible_ssh_host_key_checking)
+        to V(true), because with E(ANSIBLE_HOST_KEY_CHECKING=False) (AWX and ansible-runner set it) the ssh
+        connection would otherwise put C(-o StrictHostKeyChecking=no) first on the command line, and ssh
+        takes the first value. A cached run reuses the file (and writes it from the cached hosts if it is missing).
       - When not set, the file is under C($XDG_CACHE_HOME/slipway.cloud/known_hosts/) (C(~/.cache) when
         E(XDG_CACHE_HOME) is not set), named after the inventory file and the options that change what is
         listed. A relative path is taken from the directory of the inventory file.
-      - V(false) turns pinning off; hosts then get no C(ansible_ssh_common_args) from this plugin.
+      - V(false) turns pinning off; hosts then get no C(ansible_ssh_common_args) from this plugin. Use it
+        where the file would not reach the jobs (an AWX inventory update) and pin at job time with the
+        role C(slipway.cloud.pin_host_keys).
       - C(ansible_ssh_common_args) set by O(compose) wins. Set in C(group_vars) it does not, as Ansible
         ranks host variables of an inventory source above group variables; use O(compose), C(host_vars) or
         V(false) for your own SSH arguments.
@@ -227,20 +248,22 @@ def _literal_expressions(compose):
     return fixed
 
 
-def host_records(listings, clouds, address, login_user_for):
+def host_records(listings, clouds, address, login_user_for, hostnames="name.cloud"):
     """Turn provider listings into JSON-able host records (what the cache stores).
 
     ``listings`` is ``[(cloud_name, [Machine, ...]), ...]`` in a stable order,
     ``clouds`` maps cloud name to its catalog ``Cloud``, ``login_user_for(image, cloud)``
-    returns the catalog's login user or None. Host names are the machines' names; a name
-    used more than once becomes ``name.cloud`` (and ``name.cloud.id`` within one cloud).
+    returns the catalog's login user or None. ``hostnames`` is the option of that name:
+    ``name.cloud`` names every host ``name.cloud``; ``name`` keeps the machine's name and
+    qualifies it with the cloud only when another listed cloud has it too. Either way a name
+    that repeats within one cloud gets ``.id``.
     """
-    counts = {}
+    clouds_of = {}
     per_cloud = {}
     for cloud_name, machines in listings:
         for machine in machines:
             name = machine.name or machine.id
-            counts[name] = counts.get(name, 0) + 1
+            clouds_of.setdefault(name, set()).add(cloud_name)
             key = (name, cloud_name)
             per_cloud[key] = per_cloud.get(key, 0) + 1
 
@@ -249,11 +272,12 @@ def host_records(listings, clouds, address, login_user_for):
         cloud = clouds.get(cloud_name)
         for machine in machines:
             name = machine.name or machine.id
+            twins = per_cloud[(name, cloud_name)] > 1
             host = name
-            if counts[name] > 1:
+            if hostnames == "name.cloud" or twins or len(clouds_of[name]) > 1:
                 host = "%s.%s" % (name, cloud_name)
-                if per_cloud[(name, cloud_name)] > 1:
-                    host = "%s.%s" % (host, machine.id)
+            if twins:
+                host = "%s.%s" % (host, machine.id)
             records.append(_record(host, cloud_name, cloud, machine, address, login_user_for))
     return records
 
@@ -438,7 +462,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         # The options that change what is listed are part of the cache key (and of the default known_hosts
         # file's name), so editing them never serves stale hosts or keys pinned for other addresses.
         scope = json.dumps([self._catalog_layers(), self.get_option("clouds"), address,
-                            os.environ.get("SLIPWAY_CATALOG")], sort_keys=True)
+                            os.environ.get("SLIPWAY_CATALOG"), self.get_option("hostnames")], sort_keys=True)
         return hashlib.sha256(scope.encode("utf-8")).hexdigest()[:12]
 
     def _known_hosts_path(self, scope):
@@ -491,6 +515,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         listings, failures = list_clouds(clouds, float(self.get_option("timeout")), get_provider)
         if failures:
             text = "; ".join("cloud %s: %s" % (name, failures[name]) for name in sorted(failures))
+            if not listings:
+                # Whatever strict says: "no hosts" is not an answer an AWX source with overwrite may import.
+                raise AnsibleParserError("%s: no cloud could be listed, so there is no inventory to return: %s"
+                                         % (self._path, text))
             if self.get_option("strict"):
                 raise AnsibleParserError("%s: listing failed for %s" % (self._path, text))
             for name in sorted(failures):
@@ -510,7 +538,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                     login_users[key] = None
             return login_users[key]
 
-        return host_records(listings, catalog.clouds, address, login_user_for), not failures
+        return (host_records(listings, catalog.clouds, address, login_user_for, self.get_option("hostnames")),
+                not failures)
 
     # -- inventory --------------------------------------------------------
     def _populate(self, records, matchers, ssh_args=None):
@@ -519,6 +548,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         compose = _literal_expressions(self.get_option("compose"))
         if compose and "ansible_ssh_common_args" in compose:
             ssh_args = None        # the user's own SSH arguments win
+        # Host key checking on as a host variable: ANSIBLE_HOST_KEY_CHECKING=False (AWX, ansible-runner) makes
+        # the ssh connection put "-o StrictHostKeyChecking=no" before these arguments, and ssh takes the first.
+        pinned = {"ansible_ssh_common_args": ssh_args, "ansible_ssh_host_key_checking": True} if ssh_args else {}
         groups = self.get_option("groups")
         keyed_groups = self.get_option("keyed_groups")
         constructed = bool(compose or groups or keyed_groups)
@@ -528,22 +560,21 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             if matchers and not all(match(hostvars.get(key)) for key, match in matchers):
                 continue
             host = inventory.add_host(record["host"])
+            pins = pinned if pinned and "slipway_host_keys" in hostvars and "ansible_host" in hostvars else {}
             if UNTRUSTED_BY_DEFAULT:
                 # Host.set_variable directly: the inventory wrapper's per-value visit (trust and origin
                 # tagging) costs about three times as much and changes nothing for plain JSON values,
                 # which 2.19+ never templates. This is most of a cached run's own time.
                 target = inventory.get_host(host)
-                for key, value in hostvars.items():
-                    if value is not None:
-                        target.set_variable(key, value)
-                if ssh_args and "slipway_host_keys" in hostvars and "ansible_host" in hostvars:
-                    target.set_variable("ansible_ssh_common_args", ssh_args)
+                for source in (hostvars, pins):
+                    for key, value in source.items():
+                        if value is not None:
+                            target.set_variable(key, value)
             else:
-                for key, value in hostvars.items():
-                    if value is not None:
-                        inventory.set_variable(host, key, wrap_var(value))
-                if ssh_args and "slipway_host_keys" in hostvars and "ansible_host" in hostvars:
-                    inventory.set_variable(host, "ansible_ssh_common_args", wrap_var(ssh_args))
+                for source in (hostvars, pins):
+                    for key, value in source.items():
+                        if value is not None:
+                            inventory.set_variable(host, key, wrap_var(value))
             for group in record["groups"]:
                 if group not in known_groups:
                     inventory.add_group(group)

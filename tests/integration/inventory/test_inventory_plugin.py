@@ -32,14 +32,22 @@ def seed_three_clouds(url):
     fleet.seed_unmanaged(url, "us-east-1")
 
 
-MOTO_HOSTS = ["a-0", "a-1", "a-2", "b-0", "b-1", "c-0", "c-1"]
 MOTO_CLOUDS = ["moto-1", "moto-2", "moto-3"]
+
+
+def named(*names):
+    """Host names as the default hostnames=name.cloud gives them: a-0 on moto-1 is a-0.moto-1, etc."""
+    cloud_of = {"a": "moto-1", "b": "moto-2", "c": "moto-3"}
+    return ["%s.%s" % (name, cloud_of[name[0]]) for name in names]
+
+
+MOTO_HOSTS = named("a-0", "a-1", "a-2", "b-0", "b-1", "c-0", "c-1")
 
 
 def test_ansible_doc_renders(inventory):
     proc = inventory.run("ansible-doc", "-t", "inventory", "slipway.cloud.instances")
     for text in ("slipway.cloud.instances", "filters", "address", "keyed_groups", "cache_plugin", "known_hosts_file",
-                 "EXAMPLES"):
+                 "hostnames", "name.cloud", "enabled_var", "EXAMPLES"):
         assert text in proc.stdout
 
 
@@ -57,11 +65,11 @@ def test_moto_clouds_groups_and_host_vars(moto, moto_catalog, inventory):
     assert "WARNING" not in stderr, stderr
     hv = hostvars(data)
     assert sorted(hv) == MOTO_HOSTS
-    assert group_hosts(data, "cloud_moto_1") == ["a-0", "a-1", "a-2"]
-    assert group_hosts(data, "image_inv_debian_web") == ["b-0", "b-1"]
-    assert group_hosts(data, "deployment_d3") == ["c-0", "c-1"]
+    assert group_hosts(data, "cloud_moto_1") == named("a-0", "a-1", "a-2")
+    assert group_hosts(data, "image_inv_debian_web") == named("b-0", "b-1")
+    assert group_hosts(data, "deployment_d3") == named("c-0", "c-1")
 
-    a0, b0, c0 = hv["a-0"], hv["b-0"], hv["c-0"]
+    a0, b0, c0 = (hv[host] for host in named("a-0", "b-0", "c-0"))
     # login user: the machine's own tag wins; otherwise the catalog's login user of the image on that cloud
     assert a0["ansible_user"] == "admin-tag" and b0["ansible_user"] == "admin"
     assert a0["ansible_host"].startswith("54.")          # moto's public addresses come first by default
@@ -80,14 +88,14 @@ def test_address_preference(moto, moto_catalog, inventory):
     for address, expected in ((["private", "public"], private), ("public", public)):
         source = inventory.write("address.slipway.yml", catalog=[moto_catalog], clouds=["moto-1"], address=address)
         data = inventory.list(source)[0]
-        assert hostvars(data)["a-0"]["ansible_host"] == expected, address
+        assert hostvars(data)["a-0.moto-1"]["ansible_host"] == expected, address
 
 
 @pytest.mark.parametrize("filters,expected", [
-    ({"image": "inv-debian-web"}, ["b-0", "b-1"]),
-    ({"deployment": ["d1", "d3"]}, ["a-0", "a-1", "a-2", "c-0", "c-1"]),
-    ({"state": "stopped"}, ["c-0", "c-1"]),
-    ({"image": "inv-debian*", "state": ["running"]}, ["a-0", "a-1", "a-2", "b-0", "b-1"]),
+    ({"image": "inv-debian-web"}, named("b-0", "b-1")),
+    ({"deployment": ["d1", "d3"]}, named("a-0", "a-1", "a-2", "c-0", "c-1")),
+    ({"state": "stopped"}, named("c-0", "c-1")),
+    ({"image": "inv-debian*", "state": ["running"]}, named("a-0", "a-1", "a-2", "b-0", "b-1")),
     ({"deployment": "nothing-like-this"}, []),
 ])
 def test_filters(moto, moto_catalog, inventory, filters, expected):
@@ -125,31 +133,32 @@ def test_cache_serves_hosts_without_listing_or_importing_providers(moto, moto_ca
                    cache_connection=inventory.path("cache"), cache_timeout=600)
     source = inventory.write("cached.slipway.yml", **options)
     data = inventory.list(source)[0]
-    assert sorted(hostvars(data)) == ["a-0", "a-1", "c-0"]
+    assert sorted(hostvars(data)) == named("a-0", "a-1", "c-0")
 
     fleet.seed(moto.url, "us-west-2", 1, "b")           # the cache does not know this one yet
     recorder = ImportRecorder(inventory.workdir)
     data, stderr = inventory.list(source, env=recorder.env)
-    assert sorted(hostvars(data)) == ["a-0", "a-1", "c-0"], stderr
+    assert sorted(hostvars(data)) == named("a-0", "a-1", "c-0"), stderr
     assert "WARNING" not in stderr, stderr
     loaded = recorder.modules()
     assert "ansible_collections.slipway.cloud.plugins.inventory.instances" in loaded      # the recorder works
     assert [name for name in loaded if name.startswith(ENGINE) or name.split(".")[0] == "libcloud"] == []
 
-    # every cloud fails, by name (no credentials), and that partial listing is not cached
+    # every cloud fails, by name (no credentials): the source fails, and nothing is cached
     no_credentials = {name: "" for name in fleet.CREDENTIALS}
-    data, stderr = inventory.list(source, "--flush-cache", env=no_credentials)
-    assert hostvars(data) == {}
+    no_credentials["ANSIBLE_INVENTORY_UNPARSED_FAILED"] = "true"
+    data, stderr = inventory.list(source, "--flush-cache", env=no_credentials, check=False)
+    assert data is None
     for cloud in MOTO_CLOUDS:
-        assert "cloud %s was not listed" % cloud in stderr
+        assert "cloud %s: " % cloud in stderr
 
     # a full listing replaces the old entry; it is the run that imports the engine (and no libcloud for EC2)
     data = inventory.list(source, "--flush-cache", env=recorder.env)[0]
-    assert sorted(hostvars(data)) == ["a-0", "a-1", "b-0", "c-0"]
+    assert sorted(hostvars(data)) == named("a-0", "a-1", "b-0", "c-0")
     loaded = recorder.modules()
     assert ENGINE + "providers.ec2" in loaded and "libcloud" not in loaded
     data = inventory.list(source, env=recorder.env)[0]
-    assert sorted(hostvars(data)) == ["a-0", "a-1", "b-0", "c-0"]
+    assert sorted(hostvars(data)) == named("a-0", "a-1", "b-0", "c-0")
     assert [name for name in recorder.modules() if name.startswith(ENGINE)] == []
 
     # filters apply to cached hosts too
@@ -179,9 +188,11 @@ def test_missing_credentials_name_the_variable(moto, moto_catalog, inventory):
     fleet.seed(moto.url, "us-east-1", 1, "a")
     source = inventory.write("creds.slipway.yml", catalog=[moto_catalog], clouds=["moto-1"])
     inventory.env.pop(fleet.KEY_VAR)
-    data, stderr = inventory.list(source)
-    assert hostvars(data) == {}
-    assert "moto-1" in stderr and fleet.KEY_VAR in stderr
+    # its only cloud failing fails the source (non-strict too); the error names the cloud and the variable
+    data, stderr = inventory.list(source, env={"ANSIBLE_INVENTORY_UNPARSED_FAILED": "true"}, check=False)
+    assert data is None
+    text = " ".join(stderr.split())
+    assert "no cloud could be listed" in text and "moto-1" in text and fleet.KEY_VAR in text, stderr
 
 
 def test_constructed_options(moto, moto_catalog, inventory):
@@ -192,10 +203,10 @@ def test_constructed_options(moto, moto_catalog, inventory):
         groups={"web": "slipway_image == 'inv-debian-web'"},
         compose={"ansible_port": 2222, "login": "ansible_user ~ '@' ~ slipway_cloud"})
     data = inventory.list(source)[0]
-    assert group_hosts(data, "state_stopped") == ["c-0", "c-1"]
-    assert group_hosts(data, "web") == ["b-0", "b-1"]
+    assert group_hosts(data, "state_stopped") == named("c-0", "c-1")
+    assert group_hosts(data, "web") == named("b-0", "b-1")
     hv = hostvars(data)
-    assert hv["a-0"]["ansible_port"] == 2222 and hv["b-1"]["login"] == "admin@moto-2"
+    assert hv["a-0.moto-1"]["ansible_port"] == 2222 and hv["b-1.moto-2"]["login"] == "admin@moto-2"
 
 
 @pytest.mark.parametrize("options,words", [
@@ -244,7 +255,7 @@ def test_local_and_moto_machines_at_once(moto, moto_catalog, shipped_catalog, in
 
     data, stderr = inventory.list(source)
     hv = hostvars(data)
-    mine = [on_a[0].name, on_b[0].name]         # the fixture adds its session's suffix to names
+    mine = [on_a[0].name + ".local-a", on_b[0].name + ".local-b"]     # the fixture adds its session's suffix
     assert set(MOTO_HOSTS + mine) <= set(hv), (sorted(hv), stderr)
     assert group_hosts(data, "deployment_" + run_id) == mine
     for machine, host in ((on_a[0], hv[mine[0]]), (on_b[0], hv[mine[1]])):
@@ -257,8 +268,10 @@ def test_local_and_moto_machines_at_once(moto, moto_catalog, shipped_catalog, in
     (pinned,) = known_hosts_files(inventory, "everything-")
     for machine, host in ((on_a[0], hv[mine[0]]), (on_b[0], hv[mine[1]])):
         assert host["ansible_ssh_common_args"] == "-o UserKnownHostsFile=%s -o StrictHostKeyChecking=yes" % pinned
+        assert host["ansible_ssh_host_key_checking"] is True
         assert pinned_lines(pinned, machine.private_ip) == sorted(machine.host_keys)
-    assert not any("ansible_ssh_common_args" in hv[host] for host in MOTO_HOSTS)   # no keys, nothing pinned
+    assert not any("ansible_ssh_common_args" in hv[host] or "ansible_ssh_host_key_checking" in hv[host]
+                   for host in MOTO_HOSTS)   # no keys, nothing pinned
 
     # the shipped inventories/local reaches them through the plugin's host vars and its group_vars
     # (whose ansible_python_interpreter must win over the controller's venv Python set in the env),
@@ -303,15 +316,16 @@ def test_pinned_host_keys_are_checked_strictly(shipped_catalog, inventory, local
     source = inventory.write("pinned.slipway.yml", **options)
     pinned = inventory.path("pins/known_hosts")
 
+    host = machine.name + ".local-a"
     hv = hostvars(inventory.list(source)[0])
-    assert hv[machine.name]["ansible_ssh_common_args"] == \
+    assert hv[host]["ansible_ssh_common_args"] == \
         "-o UserKnownHostsFile=%s -o StrictHostKeyChecking=yes" % pinned
     assert pinned_lines(pinned, machine.private_ip) == sorted(machine.host_keys)
 
-    def ping(*extra):
-        return inventory.run("ansible", "-i", source, machine.name, "-m", "ansible.builtin.ping", "-o",
+    def ping(*extra, env=None):
+        return inventory.run("ansible", "-i", source, host, "-m", "ansible.builtin.ping", "-o",
                              "--private-key", local_ssh_key[0], *extra, check=False,
-                             env=dict(NO_SSH_MASTER, ANSIBLE_PYTHON_INTERPRETER="/usr/bin/python3"))
+                             env=dict(NO_SSH_MASTER, ANSIBLE_PYTHON_INTERPRETER="/usr/bin/python3", **(env or {})))
 
     proc = ping()
     assert proc.returncode == 0 and "SUCCESS" in proc.stdout, proc.stdout + proc.stderr
@@ -325,10 +339,13 @@ def test_pinned_host_keys_are_checked_strictly(shipped_catalog, inventory, local
         kept = [line for line in handle.read().splitlines() if line.split()[0] != machine.private_ip]
     with open(pinned, "w") as handle:
         handle.write("\n".join(kept + ["%s %s" % (machine.private_ip, wrong)]) + "\n")
-    proc = ping()
-    output = proc.stdout + proc.stderr
-    assert proc.returncode != 0 and "UNREACHABLE" in output, output
-    assert re.search(r"Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED", output), output
+    # also with host key checking off in the environment, as AWX and ansible-runner set it: the plugin's
+    # host variable ansible_ssh_host_key_checking keeps ssh from getting "-o StrictHostKeyChecking=no" first
+    for env in (None, {"ANSIBLE_HOST_KEY_CHECKING": "False"}):
+        proc = ping(env=env)
+        output = proc.stdout + proc.stderr
+        assert proc.returncode != 0 and "UNREACHABLE" in output, (env, output)
+        assert re.search(r"Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED", output), output
 
     # a real listing writes the machine's own keys again
     proc = ping("--flush-cache")
@@ -342,6 +359,6 @@ def test_pinned_host_keys_are_checked_strictly(shipped_catalog, inventory, local
 
     # false: nothing pinned, no SSH arguments; the user's compose wins over the pinned file
     off = inventory.write("off.slipway.yml", **dict(options, known_hosts_file=False))
-    assert "ansible_ssh_common_args" not in hostvars(inventory.list(off)[0])[machine.name]
+    assert not {"ansible_ssh_common_args", "ansible_ssh_host_key_checking"} & set(hostvars(inventory.list(off)[0])[host])
     own = inventory.write("own.slipway.yml", **dict(options, compose={"ansible_ssh_common_args": "'-o Foo=bar'"}))
-    assert hostvars(inventory.list(own)[0])[machine.name]["ansible_ssh_common_args"] == "-o Foo=bar"
+    assert hostvars(inventory.list(own)[0])[host]["ansible_ssh_common_args"] == "-o Foo=bar"
