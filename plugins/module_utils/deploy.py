@@ -229,7 +229,7 @@ def _report_what_exists(request, provider, outcome):
     except Exception:  # the failure itself is already reported
         return
     outcome.machines = ordered([machine_record(m) for m in listing if m.name in wanted and not is_gone(m)],
-                                request.names)
+                               request.names)
 
 
 def resolve_placement(catalog, request, cloud):
@@ -344,4 +344,3 @@ def _converge_cloud(catalog, request, cloud, placement, provider, outcome):
         request.names)
     outcome.removed = [machine_record(m) for m in plan.remove]
     outcome.after_records = outcome.machines
-

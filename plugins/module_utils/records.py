@@ -67,8 +67,6 @@ def sort_key(machine):
     return (rank, str(machine.id))
 
 
-
-
 def planned_record(cloud, name, placement, state, deployment, tags):
     """The record check mode shows for a machine the task would create."""
     return {

@@ -58,16 +58,16 @@ def parse_public_key(text, option="ssh_public_key", file=None):
     text = str(text or "").strip()
     if "PRIVATE KEY" in text:
         raise PublicKeyError("the SSH key given in %s is a private key; give the public one (the .pub file)" % option,
-                        option=option, file=file)
+                             option=option, file=file)
     lines = text.splitlines()
     parts = lines[0].split(None, 2) if lines else []
     if len(lines) != 1 or len(parts) < 2 or not parts[0].startswith(KEY_TYPE_PREFIXES):
         raise PublicKeyError("%s must be one OpenSSH public key line like 'ssh-ed25519 AAAA... comment' (what was "
                              "given is not an OpenSSH public key)" % option,
-                        option=option, file=file)
+                             option=option, file=file)
     try:
         base64.b64decode(parts[1].encode("ascii"), validate=True)
     except (binascii.Error, ValueError, UnicodeEncodeError):
         raise PublicKeyError("%s: the key data after %s is not valid base64" % (option, parts[0]), option=option,
-                        file=file)
+                             file=file)
     return PublicKey(parts[0], parts[1], parts[2] if len(parts) > 2 else "")

@@ -314,7 +314,7 @@ def execute(module):
     params = module.params
     catalog = module.load_catalog()
     names = planning.expand_names(params["name"], params["names"], params["count"], params["name_pattern"],
-                                default_prefix=params["deployment"] or params["image"])
+                                  default_prefix=params["deployment"] or params["image"])
     size = {k: v for k, v in (params["size"] or {}).items() if v is not None} or None
     request = deploy.DeployRequest(
         clouds=planning.clouds_from(params["cloud"], params["clouds"]), image=params["image"], names=names, state=params["state"],

@@ -356,7 +356,7 @@ def test_security_group_converge_and_unsupported_cloud(world):
 
     def converge(**kwargs):
         return group_converge.converge_security_group(catalog, ["c1", "bare"], "web", rules=raw, parse_rules=parse,
-                                              provider_factory=lambda c: providers[c.name], **kwargs)
+                                                      provider_factory=lambda c: providers[c.name], **kwargs)
 
     rules, results = converge()
     assert results["c1"]["changed"] and results["c1"]["supported"]
@@ -373,7 +373,7 @@ def test_list_instances_filters_and_isolates_a_broken_cloud(world):
     catalog, providers = world
     providers["c2"].fail_on = "list"
     found, status = listing.list_instances(catalog, ["c1", "c2"], deployment="d1",
-                                          provider_factory=lambda c: providers[c.name])
+                                           provider_factory=lambda c: providers[c.name])
     assert [(i["cloud"], i["name"]) for i in found] == [("c1", "a"), ("c1", "b")]
     assert status["c2"]["status"] == "failed" and SECRET not in repr(status)
     found = listing.list_instances(catalog, ["c1"], names=["z"], provider_factory=lambda c: providers[c.name])[0]

@@ -49,7 +49,7 @@ def test_redact():
 def test_caller_errors_are_clear_and_bounded():
     cloud = Cloud(name="c", provider="ec2")
     caller = api_calls.Caller(cloud, "http://127.0.0.1:9", ["topsecret"],
-                           {"attempts": 3, "base_delay": 0.0, "max_delay": 0.0}, sleep=lambda s: None)
+                              {"attempts": 3, "base_delay": 0.0, "max_delay": 0.0}, sleep=lambda s: None)
     calls = []
 
     class Throttled(Exception):

@@ -91,6 +91,10 @@ class Caller:
         self.retries = 0            # transient failures retried so far (for tests and reports)
         self._lock = threading.Lock()
 
+    def pause(self, seconds):
+        """Sleep between attempts, through ``self.sleep`` as it is now (tests replace it to count delays)."""
+        self.sleep(seconds)
+
     def _count(self, attempt, exc, delay):
         with self._lock:            # parallel creates retry from several threads
             self.retries += 1
@@ -109,8 +113,8 @@ class Caller:
             return fn()
 
         try:
-            return call_with_retry(attempt, is_transient=transient, on_retry=self._count,
-                                   sleep=lambda seconds: self.sleep(seconds), **self.options)
+            return call_with_retry(attempt, is_transient=transient, on_retry=self._count, sleep=self.pause,
+                                   **self.options)
         except ProviderError:
             raise
         except Exception as exc:  # pylint: disable=broad-except

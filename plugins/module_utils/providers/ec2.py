@@ -17,7 +17,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
-import time
 
 from ansible_collections.slipway.cloud.plugins.module_utils.model import (
     DEPLOYMENT_TAG,
@@ -115,6 +114,10 @@ class Ec2Provider(Provider):
         key = self.credential(_KEY_ARGS)
         secret = self.credential(_SECRET_ARGS)
         token = self.credential(_TOKEN_ARGS, required=False)
+        if token is None and dict(cloud.credentials).get("key") == "AWS_ACCESS_KEY_ID":
+            # As the AWS tools do (and AWX's AWS credential injects): the standard variables come with
+            # an optional STS session token.
+            token = self.environ.get("AWS_SESSION_TOKEN") or self.environ.get("AWS_SECURITY_TOKEN") or None
         region = str(cloud.region or DEFAULT_REGION)
         if not REGION_PATTERN.match(region):
             raise ProviderError("cloud %s: region %r is not an EC2 region name like us-east-1, eu-central-2 or "

@@ -46,17 +46,13 @@ from ansible_collections.slipway.cloud.plugins.module_utils.providers.calls impo
     map_calls,
     retry_options,
 )
-from ansible_collections.slipway.cloud.plugins.module_utils.providers.exoscale_api import (  # noqa: F401  (re-exported)
+from ansible_collections.slipway.cloud.plugins.module_utils.providers.exoscale_api import (
     ENDPOINT_TEMPLATE,
     ExoscaleApiError,
     ExoscaleClient,
     api_path,
-    decode_label,
     decode_labels,
-    encode_label,
     encode_labels,
-    sign_request,
-    signature_message,
 )
 from ansible_collections.slipway.cloud.plugins.module_utils.providers.waiting import poll_until
 from ansible_collections.slipway.cloud.plugins.module_utils.rules import canonical, parse_rules
@@ -137,7 +133,7 @@ class ExoscaleProvider(Provider):
             return current[0].get("state", "success") != "pending"
 
         if not poll_until(settled, self.operation_timeout, self.poll_delay, max(self.poll_delay * 5, 5.0),
-                          sleep=lambda seconds: self.caller.sleep(seconds)):
+                          sleep=self.caller.pause):
             raise ProviderError("cloud %s: %s: operation %s still pending after %s s"
                                 % (self.cloud.name, what, current[0].get("id"), self.operation_timeout),
                                 cloud=self.cloud.name, action=what, operation=current[0].get("id"))

@@ -41,6 +41,7 @@ VCPU_KEYS_BY_DRIVER = {
 # Tried in order for drivers not listed above. "cpu" comes last: some drivers use it for MHz.
 VCPU_KEYS_FALLBACK = ("vcpus", "vcpu", "vcpu_count", "guestCpus", "numberOfCores", "cores", "cpus", "cpu")
 
+
 # -- version ---------------------------------------------------------------------
 
 def parse_version(text):

@@ -85,6 +85,22 @@ def test_default_credential_variables_when_the_catalog_names_none(moto):
     assert provider.list_machines() == []
 
 
+@pytest.mark.parametrize("variable", ["AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"])
+def test_the_standard_variables_take_an_optional_session_token(moto, env, variable):
+    """AWX's AWS credential injects the STS token beside the keys; the catalog need not name it."""
+    from dataclasses import replace
+
+    cloud = replace(make_cloud(moto.url), credentials=(("key", "AWS_ACCESS_KEY_ID"),
+                                                       ("secret", "AWS_SECRET_ACCESS_KEY")))
+    environ = {"AWS_ACCESS_KEY_ID": KEY_VALUE, "AWS_SECRET_ACCESS_KEY": SECRET_VALUE, variable: "FQoGsts-token"}
+    provider = Ec2Provider(cloud, environ)
+    assert provider.client.token == "FQoGsts-token"
+    assert provider.list_machines() == []          # moto accepts the signed request with its token
+    assert "FQoGsts-token" in provider.caller.secrets
+    # A catalog with its own variable names gets no token it did not name.
+    assert Ec2Provider(make_cloud(moto.url), dict(environ, **env)).client.token is None
+
+
 def _closed_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

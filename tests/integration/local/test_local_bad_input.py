@@ -136,8 +136,8 @@ def test_unknown_security_group_and_bad_key(local_cloud_session, unchanged):
 
 def test_a_misspelt_option_is_one_error_naming_the_closest(local_clouds, unchanged):
     cloud = local_clouds["local-a"]
-    misspelt = dataclasses.replace(cloud, options=tuple((("subnett" if k == "subnet" else k), v)
-                                                         for k, v in cloud.options))
+    misspelt = dataclasses.replace(cloud, options=tuple(("subnett" if k == "subnet" else k, v)
+                                                        for k, v in cloud.options))
     with pytest.raises(ProviderError) as error:
         get_provider(misspelt)
     assert error.value.msg.startswith("cloud local-a: unknown option 'subnett' for provider local; valid options: ")
