@@ -30,7 +30,14 @@ from ansible_collections.slipway.cloud.plugins.module_utils.model import (
     MANAGED_TAG,
     NAME_TAG,
 )
-from ansible_collections.slipway.cloud.plugins.module_utils.planning import STATES, WAITS, DeployError, plan_cloud
+from ansible_collections.slipway.cloud.plugins.module_utils.planning import (
+    STATES,
+    WAITS,
+    DeployError,
+    extras,
+    plan_cloud,
+)
+from ansible_collections.slipway.cloud.plugins.module_utils.providers.base import MachinesLost
 from ansible_collections.slipway.cloud.plugins.module_utils.records import (
     diff_view,
     is_gone,
@@ -41,6 +48,8 @@ from ansible_collections.slipway.cloud.plugins.module_utils.records import (
 )
 
 RESERVED_TAGS = (MANAGED_TAG, IMAGE_TAG, DEPLOYMENT_TAG, NAME_TAG)
+#: converge rounds of one cloud when another run removes machines this one waits for
+CONVERGE_ROUNDS = 3
 
 
 class DeployRequest:
@@ -110,6 +119,8 @@ class InstanceOutcome(CloudOutcome):
         self.security_groups = {}
         self.warnings = []
         self.done = {"create": [], "start": [], "stop": [], "remove": []}
+        self.adopted = []             # names another run made at the same time (reported, not made twice)
+        self.duplicates_removed = []  # [{name, id, made_by}] removed by the survivor rule
         self.before_records = []      # every live machine on the cloud before the task
         self.after_records = []       # the touched machines as they are (or would be) after it
 
@@ -119,7 +130,9 @@ class InstanceOutcome(CloudOutcome):
             "status": self.status,
             "changed": self.changed,
             "planned": self.plan.summary() if self.plan else None,
-            "done": {k: sorted(v) for k, v in self.done.items()},
+            "done": {k: sorted(set(v)) for k, v in self.done.items()},
+            "adopted": list(self.adopted),
+            "duplicates_removed": list(self.duplicates_removed),
             "security_groups": self.security_groups,
             "seconds": self.seconds,
         }
@@ -249,23 +262,38 @@ def resolve_placement(catalog, request, cloud):
 
 
 def _converge_cloud(catalog, request, cloud, placement, provider, outcome):
+    """Converge one cloud; again (at most CONVERGE_ROUNDS times) when another run removed machines this
+    one was waiting for, so that runs at once (AWX jobs, an exact fleet of another size, an absent) each end
+    with the cloud as they asked."""
     deadline = time.time() + request.timeout
-    outcome.before_records = []
-    outcome.after_records = []
+    for round_number in range(1, CONVERGE_ROUNDS + 1):
+        try:
+            _converge_round(catalog, request, cloud, placement, provider, outcome, deadline)
+            return
+        except MachinesLost as lost:
+            if round_number == CONVERGE_ROUNDS or time.time() >= deadline:
+                raise
+            outcome.warnings.append("%s (another run removed them meanwhile); converging cloud %s again"
+                                    % (lost.msg, cloud.name))
+
+
+def _converge_round(catalog, request, cloud, placement, provider, outcome, deadline):
     listing = provider.list_machines()
     plan = plan_cloud(cloud.name, listing, request.names, request.state, deployment=request.deployment,
                       exact=request.exact, image=request.image)
-    outcome.plan = plan
-    outcome.warnings.extend(plan.warnings)
-    live = [m for m in listing if not is_gone(m)]
-    outcome.before_records = [machine_record(m) for m in live]
+    if outcome.plan is None:
+        outcome.plan = plan
+        outcome.warnings.extend(plan.warnings)
+        outcome.before_records = [machine_record(m) for m in listing if not is_gone(m)]
+    else:
+        outcome.plan.absorb(plan)
 
     wanted = set(request.names or [])
     if request.state == "absent":
         outcome.changed = bool(plan.remove)
         if plan.remove and not request.check_mode:
             provider.destroy_machines(plan.remove)
-            outcome.done["remove"] = [m.name for m in plan.remove]
+            outcome.done["remove"] += [m.name for m in plan.remove]
         outcome.removed = [machine_record(m) for m in plan.remove]
         outcome.machines = []
         return
@@ -274,8 +302,8 @@ def _converge_cloud(catalog, request, cloud, placement, provider, outcome):
     if plan.create:
         outcome.security_groups = ensure_placement_groups(catalog, placement, provider, request.check_mode)
 
-    outcome.changed = plan.changes
     if request.check_mode:
+        outcome.changed = plan.changes
         records = [machine_record(m, None) for m in plan.keep]
         records += [dict(machine_record(m), state="running") for m in plan.start]
         records += [dict(machine_record(m), state="stopped") for m in plan.stop]
@@ -287,10 +315,13 @@ def _converge_cloud(catalog, request, cloud, placement, provider, outcome):
         outcome.after_records = outcome.machines
         return
 
+    # Until it is known what another run made meanwhile, a failure half-way reports what was planned.
+    outcome.changed = outcome.changed or plan.changes
     # Removals of an exact fleet go first so a smaller quota still fits the new machines.
     if plan.remove:
         provider.destroy_machines(plan.remove)
-        outcome.done["remove"] = [m.name for m in plan.remove]
+        outcome.done["remove"] += [m.name for m in plan.remove]
+        outcome.removed += [machine_record(m) for m in plan.remove]
     records = {}
     waiting = []
     for machine in plan.keep:
@@ -302,13 +333,13 @@ def _converge_cloud(catalog, request, cloud, placement, provider, outcome):
     if plan.create:
         created = provider.create_machines(placement, list(plan.create), request.ssh_public_key,
                                            request.machine_tags())
-        outcome.done["create"] = [m.name for m in created]
+        _note_create(outcome, created)
         for machine in created:
             records[machine.name] = machine
         waiting.extend(created)
     if plan.start:
         provider.start_machines(plan.start)
-        outcome.done["start"] = [m.name for m in plan.start]
+        outcome.done["start"] += [m.name for m in plan.start]
         for machine in plan.start:
             records[machine.name] = machine
         waiting.extend(plan.start)
@@ -322,25 +353,54 @@ def _converge_cloud(catalog, request, cloud, placement, provider, outcome):
         to_stop += [records[n] for n in plan.create]
     if to_stop:
         provider.stop_machines(to_stop)
-        outcome.done["stop"] = [m.name for m in to_stop]
+        outcome.done["stop"] += [m.name for m in to_stop]
     made = set(plan.create)
-    if plan.start or to_stop or any(records[n].address is None for n in made if n in records):
-        # Refresh states and addresses from one listing; timings and host keys
-        # (known only from our own calls) are kept.
-        fresh = {m.name: m for m in sorted(provider.list_machines(), key=sort_key, reverse=True)
-                 if not is_gone(m)}
-        for name, machine in list(records.items()):
-            latest = fresh.get(name)
-            if latest is not None and (latest.id == machine.id):
-                latest.timings = dict(latest.timings or {}, **(machine.timings or {}))
-                latest.host_keys = latest.host_keys or machine.host_keys
-                for attr in ("image", "login_user", "flavor", "cpu", "ram_gb", "image_id", "public_ip",
-                             "private_ip"):
-                    if getattr(latest, attr, None) is None:
-                        setattr(latest, attr, getattr(machine, attr, None))
-                records[name] = latest
+    fresh = None
+    if request.exact or plan.start or to_stop or any(records[n].address is None for n in made if n in records):
+        fresh = [m for m in provider.list_machines() if not is_gone(m)]
+    if request.exact:
+        # Another exact run of this deployment may have added machines since the listing above.
+        late = [m for m in extras(fresh, wanted, request.deployment) if m.id not in {r.id for r in records.values()}]
+        if late:
+            provider.destroy_machines(late)
+            outcome.done["remove"] += [m.name for m in late]
+            outcome.removed += [machine_record(m) for m in late]
+    if fresh is not None:
+        _refresh(records, fresh)
+    outcome.changed = bool(outcome.done["create"] or outcome.done["start"] or outcome.done["stop"]
+                           or outcome.done["remove"] or any(d["made_by"] == "another run"
+                                                            for d in outcome.duplicates_removed))
     outcome.machines = ordered(
         [machine_record(records[n], placement if n in plan.create else None) for n in records if n in wanted],
         request.names)
-    outcome.removed = [machine_record(m) for m in plan.remove]
     outcome.after_records = outcome.machines
+
+
+def _note_create(outcome, created):
+    """What one create did, as the result says it: the names this run made, those another run made at the
+    same time (reported, not made twice), and the duplicates the survivor rule removed."""
+    adopted = set(getattr(created, "adopted", ()))
+    own = {m.id for m in getattr(created, "own_removed", ())}
+    outcome.done["create"] += [m.name for m in created if m.name not in adopted]
+    outcome.adopted += sorted(adopted - set(outcome.adopted))
+    for machine in getattr(created, "duplicates_removed", ()):
+        outcome.duplicates_removed.append({"name": machine.name, "id": machine.id,
+                                           "made_by": "this run" if machine.id in own else "another run"})
+    if adopted:
+        outcome.warnings.append("cloud %s: machine(s) %s were made by another run at the same time; this run "
+                                "reports them and made no second one" % (outcome.cloud, ", ".join(sorted(adopted))))
+
+
+def _refresh(records, fresh):
+    """Refresh states and addresses from one listing; timings and host keys (known only from our own
+    calls) are kept."""
+    latest_by_name = {m.name: m for m in sorted(fresh, key=sort_key, reverse=True)}
+    for name, machine in list(records.items()):
+        latest = latest_by_name.get(name)
+        if latest is not None and latest.id == machine.id:
+            latest.timings = dict(latest.timings or {}, **(machine.timings or {}))
+            latest.host_keys = latest.host_keys or machine.host_keys
+            for attr in ("image", "login_user", "flavor", "cpu", "ram_gb", "image_id", "public_ip", "private_ip"):
+                if getattr(latest, attr, None) is None:
+                    setattr(latest, attr, getattr(machine, attr, None))
+            records[name] = latest

@@ -10,13 +10,17 @@ No Ansible imports.
 
 from __future__ import annotations
 
-from ansible_collections.slipway.cloud.plugins.module_utils.model import InputError
+import time
+
+from ansible_collections.slipway.cloud.plugins.module_utils.model import NAME_TAG, InputError
 from ansible_collections.slipway.cloud.plugins.module_utils.names import check_machine_names
 from ansible_collections.slipway.cloud.plugins.module_utils.records import is_gone, is_stopped, sort_key
 from ansible_collections.slipway.cloud.plugins.module_utils.ssh_keys import parse_public_key
 
 STATES = ("present", "absent", "running", "stopped")
 WAITS = ("running", "ssh")
+#: how long an unnamed machine may be another run's create in progress (see in_flight)
+IN_FLIGHT_SECONDS = 600
 
 
 class DeployError(InputError):
@@ -99,6 +103,13 @@ class CloudPlan:
     def changes(self):
         return bool(self.create or self.start or self.stop or self.remove)
 
+    def absorb(self, later):
+        """Add what a later round of the same task planned (after another run removed machines meanwhile)."""
+        self.create.extend(n for n in later.create if n not in self.create)
+        for kind in ("start", "stop", "remove"):
+            known = {m.id for m in getattr(self, kind)}
+            getattr(self, kind).extend(m for m in getattr(later, kind) if m.id not in known)
+
     def summary(self):
         return {
             "create": list(self.create),
@@ -168,9 +179,21 @@ def plan_cloud(cloud, listing, names, state, deployment=None, exact=False, image
         plan.stop_after_create = True
 
     if exact:
-        for machine_name, group in sorted(by_name.items()):
-            if machine_name in wanted_set:
-                continue
-            if group[0].deployment == deployment:
-                plan.remove.extend(group)
+        plan.remove.extend(extras(listing, wanted_set, deployment))
     return plan
+
+
+def in_flight(machine, now=None):
+    """True for a machine another run is still creating: not named yet (a fleet's names follow its create on
+    EC2) and younger than IN_FLIGHT_SECONDS. An exact fleet leaves it alone; a crashed run's leftover is
+    older and is removed."""
+    if NAME_TAG in (machine.tags or {}) or machine.name != machine.id:
+        return False
+    launched = machine.timings.get("launched_at") or machine.timings.get("requested_at")
+    return launched is not None and (now or time.time()) - launched < IN_FLIGHT_SECONDS
+
+
+def extras(listing, wanted_names, deployment, now=None):
+    """The machines of ``deployment`` an exact fleet of ``wanted_names`` does not want."""
+    return sorted((m for m in listing if not is_gone(m) and m.deployment == deployment
+                   and m.name not in wanted_names and not in_flight(m, now)), key=lambda m: (m.name, sort_key(m)))

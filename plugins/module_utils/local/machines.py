@@ -25,7 +25,7 @@ import signal
 import time
 
 from ansible_collections.slipway.cloud.plugins.module_utils.local import hostsetup, host, image
-from ansible_collections.slipway.cloud.plugins.module_utils.model import ProviderError
+from ansible_collections.slipway.cloud.plugins.module_utils.model import DEPLOYMENT_TAG, ProviderError
 from ansible_collections.slipway.cloud.plugins.module_utils.names import check_machine_names
 from ansible_collections.slipway.cloud.plugins.module_utils.ssh_keys import parse_public_key
 
@@ -85,10 +85,13 @@ class Machines:
     # ------------------------------------------------------------------ create
     def create(self, cloud, names, flavor_name, cpu, ram_gb, ssh_public_key, login_user="root",
                tags=None, security_groups=(), image_name=image.IMAGE_NAME, flavors=(), cloud_firewall=True):
-        """Create one machine per name; returns their records (state "running", SSH not yet ready).
+        """Create one machine per name; returns their records in the names' order (state "running", SSH not
+        yet ready).
 
         ``cloud`` is a hostsetup.cloud_definition dict. Everything is validated before
-        anything is created; then the records are written, then the host resources.
+        anything is created; then the records are written, then the host resources. A name that another
+        run of the same deployment made meanwhile is not made twice: its record is returned instead (the
+        host lock makes the check and the create one step).
         """
         names = check_machine_names(names, where=cloud["name"])
         check_login_user(login_user)
@@ -101,8 +104,8 @@ class Machines:
         # boot itself runs after): a teardown in another process never interleaves with a half-built
         # machine. The builds run in threads of this process, which holds the lock for them.
         with self.state.lock():
-            records = self._plan(cloud, names, flavor_name, cpu, ram_gb, key, login_user, tags or {},
-                                 list(security_groups), bool(cloud_firewall))
+            records, adopted = self._plan(cloud, names, flavor_name, cpu, ram_gb, key, login_user, tags or {},
+                                          list(security_groups), bool(cloud_firewall))
             workers = min(8, len(records)) or 1
             with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
                 futures = {pool.submit(self._build, record): record for record in records}
@@ -120,7 +123,9 @@ class Machines:
                 raise ProviderError("creating local machine %s failed, so the %d machine(s) of this request were "
                                     "removed again: %s" % (record["name"], len(records), getattr(exc, "msg", exc)),
                                     machine=record["name"])
-        return [self.state.machine(r["id"]) for r in records]
+        made = {r["name"]: self.state.machine(r["id"]) for r in records}
+        made.update(adopted)
+        return [made[name] for name in names]
 
     def _plan(self, cloud, names, flavor_name, cpu, ram_gb, key, login_user, tags, groups, cloud_firewall):
         state = self.state
@@ -134,12 +139,19 @@ class Machines:
                                     % (", ".join(missing), cloud["name"], ", ".join(sorted(known_groups)) or "none"),
                                     cloud=cloud["name"], security_groups=missing)
             existing = state.machines()
-            taken_names = set(r["name"] for r in existing if r["cloud"] == cloud["name"])
-            duplicates = [n for n in names if n in taken_names]
-            if duplicates:
-                raise ProviderError("local cloud %s already has a machine named %s" % (cloud["name"],
-                                                                                       ", ".join(duplicates)),
-                                    cloud=cloud["name"], names=duplicates)
+            adopted = {}
+            deployment = (tags or {}).get(DEPLOYMENT_TAG)
+            for record in existing:
+                if record["cloud"] != cloud["name"] or record["name"] not in names or \
+                        self.status(record) == "terminated":
+                    continue
+                owner = (record.get("tags") or {}).get(DEPLOYMENT_TAG)
+                if owner != deployment:
+                    raise ProviderError("local cloud %s already has a machine named %s (of deployment %s)"
+                                        % (cloud["name"], record["name"], owner or "none"),
+                                        cloud=cloud["name"], names=[record["name"]], deployment=owner)
+                adopted[record["name"]] = record      # made by another run of the same task meanwhile
+            names = [n for n in names if n not in adopted]
             network = ipaddress.ip_network(cloud["subnet"])
             used = set(r["address"] for r in existing if r["cloud"] == cloud["name"] and r.get("address"))
             used.add(cloud["gateway"])
@@ -195,7 +207,7 @@ class Machines:
                 records.append(record)
             # The machine's chain exists (closed) before its link does.
             hostsetup.apply_firewall(state)
-        return records
+        return records, adopted
 
     def _build(self, record):
         self._ensure_resources(record, first_boot=True)

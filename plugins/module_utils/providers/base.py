@@ -103,6 +103,28 @@ class SecurityGroup:
     description: str = ""
 
 
+class MachinesLost(ProviderError):
+    """Machines a wait was for were terminated or vanished meanwhile (another run may have removed them)."""
+
+
+class CreatedMachines(list):
+    """The machines of one create, one per name, in the names' order (a list), and what the survivor rule
+    did: ``adopted`` names whose machine another run made (this run's own duplicate was removed), and
+    ``duplicates_removed``, the Machines removed as duplicates (this run's or another's)."""
+
+    def __init__(self, machines=()):
+        super(CreatedMachines, self).__init__(machines)
+        self.adopted = []
+        self.duplicates_removed = []
+        self.own_removed = []
+
+
+def survivor_key(machine):
+    """Which of several machines of one name survives: the oldest, then the lowest id (every run agrees)."""
+    created = machine.timings.get("launched_at") or machine.timings.get("requested_at")
+    return (created if created is not None else float("inf"), str(machine.id))
+
+
 class Provider:
     """One cloud of the catalog. Subclasses set ``family`` and write the primitives."""
 
@@ -122,6 +144,8 @@ class Provider:
     SSH_PROBE_TIMEOUT = 2.0
     #: listings in a row that may lack a machine before the wait calls it gone (clouds list late)
     MISSES_BEFORE_GONE = 3
+    #: list after creating and keep one machine per name (a family whose create cannot duplicate turns it off)
+    SURVIVOR_RULE = True
 
     def __init__(self, cloud, environ=None):
         environ = os.environ if environ is None else environ
@@ -211,11 +235,12 @@ class Provider:
         return common
 
     def create_machines(self, placement, names, ssh_public_key, tags):
-        """Create one machine per name; returns Machines (state may still be pending) with
-        timings["requested_at"] set. The template: checks, image lookup, tags, then ``launch``."""
+        """Create one machine per name; returns a CreatedMachines list (state may still be pending) with
+        timings["requested_at"] set. The template: checks, image lookup, tags, ``launch``, then the
+        survivor rule (``keep_survivors``), so that runs at once end with one machine per name."""
         names = self.fleet_names(placement, names)
         if not names:
-            return []
+            return CreatedMachines()
         if not placement.image_id:
             placement = dataclasses.replace(placement, image_id=self.resolve_image_lookup(placement.image_lookup))
         public_key = parse_public_key(ssh_public_key) if ssh_public_key else None
@@ -236,8 +261,45 @@ class Provider:
             machine.login_user = placement.login_user or machine.login_user
             machine.deployment = common.get(DEPLOYMENT_TAG)
             machine.timings.setdefault("requested_at", requested_at)
-        return [by_name[n] for n in names]
+        return self.keep_survivors(request, [by_name[n] for n in names])
 
+    def keep_survivors(self, request, launched):
+        """The survivor rule: one machine per name in the deployment, whichever run made it.
+
+        Runs of the same task at once (AWX jobs, two operators) each create the names they did not see.
+        After creating, every run lists those names and keeps, for each, the same survivor: the oldest
+        machine, then the lowest id. The others are removed, whichever run made them. A store that is
+        consistent when the create returns (the local cloud, OpenStack, moto, Exoscale) makes this safe:
+        a machine this run cannot see yet is newer than its own. Returns CreatedMachines.
+        """
+        names = [m.name for m in launched]
+        result = CreatedMachines(launched)
+        # A machine that carries another run's request tag was made by that run: the cloud answered this
+        # run's create with it (EC2's ClientToken, the local cloud's lock).
+        result.adopted.extend(m.name for m in launched if m.tags.get(REQUEST_TAG) not in (None, request.token))
+        if not self.SURVIVOR_RULE:
+            return result
+        ours = {m.id for m in launched}
+        by_name = {m.name: [m] for m in launched}
+        deployment = request.tags.get(DEPLOYMENT_TAG)
+        for machine in self.list_machines():
+            if (machine.name in by_name and machine.id not in ours and machine.deployment == deployment
+                    and normalise_state(machine.state) not in ("terminated", "unknown")):
+                by_name[machine.name].append(machine)
+        losers = []
+        for index, name in enumerate(names):
+            candidates = sorted(by_name[name], key=survivor_key)
+            survivor = candidates[0]
+            losers.extend(candidates[1:])
+            if survivor.id not in ours:
+                result[index] = survivor
+                if name not in result.adopted:
+                    result.adopted.append(name)
+        if losers:
+            self.destroy_machines(losers)
+            result.duplicates_removed.extend(losers)
+            result.own_removed.extend(m for m in losers if m.id in ours)
+        return result
     def check_wait(self, until):
         """One clear error for a wait this cloud cannot do: ``until`` must be running or ssh, and
         ssh needs a cloud whose addresses may be probed (``options.ssh_probe``)."""
@@ -297,9 +359,9 @@ class Provider:
         for verb, lost in (("terminated", [m for m in machines if m.state == "terminated"]),
                            ("gone", [m for m in machines if misses[m.id] >= self.MISSES_BEFORE_GONE])):
             if lost:
-                raise ProviderError("cloud %s: machine(s) %s while waiting for them: %s"
-                                    % (self.cloud.name, verb, ", ".join(m.name for m in lost)),
-                                    cloud=self.cloud.name, machines=[m.name for m in lost])
+                raise MachinesLost("cloud %s: machine(s) %s while waiting for them: %s"
+                                   % (self.cloud.name, verb, ", ".join(m.name for m in lost)),
+                                   cloud=self.cloud.name, machines=[m.name for m in lost])
 
     # -- images ---------------------------------------------------------------------
     def search_images(self, lookup):

@@ -17,6 +17,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
+import hashlib
 
 from ansible_collections.slipway.cloud.plugins.module_utils.model import (
     DEPLOYMENT_TAG,
@@ -44,7 +45,11 @@ from ansible_collections.slipway.cloud.plugins.module_utils.providers.calls impo
     retry_options,
     split_endpoint,
 )
-from ansible_collections.slipway.cloud.plugins.module_utils.providers.ec2_query import REGION_PATTERN, Ec2QueryClient
+from ansible_collections.slipway.cloud.plugins.module_utils.providers.ec2_query import (
+    REGION_PATTERN,
+    Ec2ApiError,
+    Ec2QueryClient,
+)
 from ansible_collections.slipway.cloud.plugins.module_utils.retry import error_code, is_transient
 from ansible_collections.slipway.cloud.plugins.module_utils.rules import canonical, parse_rules
 from ansible_collections.slipway.cloud.plugins.module_utils.ssh_keys import as_public_key
@@ -85,6 +90,15 @@ def _filters(filters):
 
 def _ids(key, ids):
     return {"%s.%d" % (key, index): value for index, value in enumerate(ids, 1)}
+
+
+def client_token(cloud_name, request):
+    """EC2's idempotency token for a create: the same for every run of the same task (deployment, cloud,
+    image, flavor, names), so that runs at once get one reservation on EC2 (which honours it for a while)."""
+    placement = request.placement
+    text = "\n".join(["slipway", cloud_name, request.tags.get(DEPLOYMENT_TAG, ""), placement.image_id or "",
+                      placement.flavor or ""] + sorted(request.names))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()          # 64 characters, EC2's limit
 
 
 def _tag_params(prefix, tags):
@@ -302,7 +316,8 @@ class Ec2Provider(Provider):
             raise ProviderError("cloud %s: EC2 allows %d tags per machine, asked for %d"
                                 % (self.cloud.name, _MAX_TAGS, len(common) + 2), cloud=self.cloud.name)
         params = {"Action": "RunInstances", "ImageId": placement.image_id, "InstanceType": placement.flavor,
-                  "MinCount": str(len(names)), "MaxCount": str(len(names)), "ClientToken": request.token,
+                  "MinCount": str(len(names)), "MaxCount": str(len(names)),
+                  "ClientToken": client_token(self.cloud.name, request),
                   "SubnetId": subnet_id, "TagSpecification.1.ResourceType": "instance"}
         if key_name:
             params["KeyName"] = key_name
@@ -316,7 +331,17 @@ class Ec2Provider(Provider):
             return found.findall("reservationSet/item/instancesSet/item") or None
 
         def run():
-            items = self._request(params).findall("instancesSet/item")
+            try:
+                items = self._request(params).findall("instancesSet/item")
+            except Ec2ApiError as exc:
+                if exc.code != "IdempotentParameterMismatch":
+                    raise
+                items = []          # the same names asked for earlier with other parameters
+            if not items or all(normalise_state(_text(i, "instanceState/name")) == "terminated" for i in items):
+                # The derived token is an earlier request's whose machines are gone (EC2 remembers tokens
+                # for a while): ask again with this run's own token.
+                params["ClientToken"] = request.token
+                items = self._request(params).findall("instancesSet/item")
             if len(items) != len(names):
                 raise ProviderError("cloud %s: asked EC2 for %d machines, got %d"
                                     % (self.cloud.name, len(names), len(items)), cloud=self.cloud.name)
@@ -331,7 +356,8 @@ class Ec2Provider(Provider):
             self._name_all(list(zip(names, ordered)), common)
         for name, machine in zip(names, ordered):
             machine.name = name
-            machine.tags.update(dict(common, **{"Name": name, NAME_TAG: name}))
+            # The answer's own tags win: a reservation another run made (the same ClientToken) keeps its request tag.
+            machine.tags = dict(dict(common, **{"Name": name, NAME_TAG: name}), **machine.tags)
         return ordered
 
     def _name_all(self, pairs, common):

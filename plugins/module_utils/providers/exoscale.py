@@ -145,12 +145,14 @@ class ExoscaleProvider(Provider):
                                 reason=current[0].get("reason"))
         return current[0]
 
-    def _change(self, what, method, path, body=None, look_first=None, gone_ok=False):
-        """A write and its operation, waited for; with ``gone_ok`` a 404 means it is done already."""
+    def _change(self, what, method, path, body=None, look_first=None, gone_ok=False, exists_ok=False):
+        """A write and its operation, waited for; with ``gone_ok`` a 404, with ``exists_ok`` a 409 (another
+        run made the same thing at the same time) means it is done already."""
         try:
             operation = self._request_checked(what, method, path, body=body, look_first=look_first)
         except ProviderError as exc:
-            if gone_ok and exc.details.get("http_status") == 404:
+            if (gone_ok and exc.details.get("http_status") == 404) or \
+                    (exists_ok and exc.details.get("http_status") == 409):
                 return None
             raise
         return self._wait_operation(operation, what)
@@ -468,7 +470,7 @@ class ExoscaleProvider(Provider):
             self._change("add rule %s %s from %s to security group %s" % (
                 rule.proto, "" if rule.port_from is None else rule.port_from, rule.source, group.name),
                 "POST", api_path("/security-group/%s/rules", group.id), body=self._rule_body(rule),
-                look_first=added_before)
+                look_first=added_before, exists_ok=True)
 
     def remove_rules(self, group, rules, index):
         for rule in rules:
@@ -487,7 +489,7 @@ class ExoscaleProvider(Provider):
         if description:
             body["description"] = str(description)[:255]
         operation = self._change("create security group %s" % name, "POST", "/security-group", body=body,
-                                 look_first=made_before)
+                                 look_first=made_before, exists_ok=True)
         return self._reference_id(operation) or self.group_index()[name].id
 
     def delete_group(self, group):

@@ -34,6 +34,7 @@ class LocalProvider(Provider):
     POLL_INTERVALS = (0.05, 0.05)
     SSH_PROBE_TIMEOUT = 0.5
     MISSES_BEFORE_GONE = 1             # a record gone is a machine destroyed: no listing lag here
+    SURVIVOR_RULE = False              # the host lock makes "is the name free?" and the create one step
 
     def __init__(self, cloud, environ=None):
         super(LocalProvider, self).__init__(cloud, environ)

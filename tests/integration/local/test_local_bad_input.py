@@ -16,7 +16,13 @@ import pytest
 from support.local_cloud import SESSION_TAG, TEST_SSH_GROUP
 
 from ansible_collections.slipway.cloud.plugins.module_utils.local import host
-from ansible_collections.slipway.cloud.plugins.module_utils.model import Cloud, Flavor, ProviderError
+from ansible_collections.slipway.cloud.plugins.module_utils.model import (
+    DEPLOYMENT_TAG,
+    MANAGED_TAG,
+    Cloud,
+    Flavor,
+    ProviderError,
+)
 from ansible_collections.slipway.cloud.plugins.module_utils.providers.base import get_provider
 
 
@@ -95,11 +101,18 @@ def test_local_cloud_not_set_up(local_cloud_session, unchanged):
 
 
 def test_two_machines_with_the_same_name(local_cloud_session, local_machines):
-    local_machines("local-a", ["twin"], wait=False)
+    (first,) = local_machines("local-a", ["twin"], wait=False, tags={DEPLOYMENT_TAG: "twins"})
     before = host_footprint(local_cloud_session.state, local_cloud_session.token)
+    # The same name in the same deployment (another run of the same task): reported, not made twice.
+    again = local_cloud_session.provider("local-a").create_machines(
+        local_cloud_session.placement("local-a"), [first.name], local_cloud_session.public_key,
+        {MANAGED_TAG: "true", SESSION_TAG: local_cloud_session.token, DEPLOYMENT_TAG: "twins"})
+    assert [m.id for m in again] == [first.id] and again.adopted == [first.name]
+    # In another deployment the name is taken: one clear error.
     with pytest.raises(ProviderError) as error:
-        local_cloud_session.create("local-a", ["twin"])
-    assert "local cloud local-a already has a machine named %s" % local_cloud_session.name("twin") in error.value.msg
+        local_cloud_session.create("local-a", ["twin"], tags={DEPLOYMENT_TAG: "other"})
+    assert "local cloud local-a already has a machine named %s (of deployment twins)" \
+        % local_cloud_session.name("twin") in error.value.msg
     with pytest.raises(ProviderError) as error:
         local_cloud_session.create("local-a", ["pair", "pair"])
     assert "machine names must be unique in one request" in error.value.msg
