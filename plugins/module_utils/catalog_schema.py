@@ -5,7 +5,7 @@
 
 It lives in module_utils so it travels with the modules (AnsiballZ ships
 module_utils only); docs/catalog.schema.json is the same document for users'
-editors, and a unit test proves the two are identical. catalog.py validates
+editors, and a unit test proves the two are identical. catalog_validation.py validates
 every file against this schema with a small interpreter (the subset used here),
 so the allowed keys are written down exactly once.
 

@@ -41,9 +41,8 @@ class ControllerModule(object):
         self._catalog = None
 
     def load_catalog(self):
-        from ansible_collections.slipway.cloud.plugins.module_utils.catalog import (
-            default_catalog_layers, load_catalog,
-        )
+        from ansible_collections.slipway.cloud.plugins.module_utils.catalog import load_catalog
+        from ansible_collections.slipway.cloud.plugins.module_utils.catalog_layers import default_catalog_layers
 
         if self._catalog is None:
             self._catalog = load_catalog(list(self.params.get("catalog") or default_catalog_layers(self.environ)))

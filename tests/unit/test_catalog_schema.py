@@ -15,7 +15,7 @@ import jsonschema
 import pytest
 import yaml
 
-from ansible_collections.slipway.cloud.plugins.module_utils.catalog import validate_document
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog_validation import validate_document
 from ansible_collections.slipway.cloud.plugins.module_utils.catalog_schema import SCHEMA
 from ansible_collections.slipway.cloud.plugins.module_utils.model import CatalogError
 
