@@ -29,6 +29,9 @@ from ansible_collections.slipway.cloud.plugins.module_utils.sizing import choose
 
 KINDS = ("clouds", "images", "security_groups")
 _KIND_WORD = {"clouds": "cloud", "images": "image", "security_groups": "security group"}
+#: the keys of ``defaults:`` (catalog_schema names the same), each with the form its value is kept in
+_DEFAULT_FORMS = {"security_groups": tuple}
+_NO_GROUPS = ((), "none: the image names none and the catalog has no defaults.security_groups")
 
 
 @dataclass
@@ -81,7 +84,7 @@ def load_catalog(layers, cache=None):
 
 
 class Catalog:
-    """Clouds, images and security groups of all layers; resolves placements."""
+    """Clouds, images, security groups and the catalog-wide defaults of all layers; resolves placements."""
 
     def __init__(self, layers=()):
         self.layers = tuple(layers)
@@ -89,7 +92,10 @@ class Catalog:
         self.images = {}
         self.security_groups = {}
         self.files = []
+        #: {key: (value, source)}: the catalog-wide defaults in effect (see _set_defaults)
+        self.defaults = {}
         self._defined = {kind: {} for kind in KINDS}
+        self._default_at = {}    # key -> _Defined: where the default in effect is set
         self._memo = {}          # (image, cloud) -> {field: (value, source)}
         self._sizes = {}         # (cloud, (cpu, ram_gb, flavor)) -> SizeChoice
         self._placements = {}    # (image, cloud) -> Placement, without call-time overrides
@@ -110,6 +116,22 @@ class Catalog:
                     self.images[name] = build_image(name, body, path, line, layer)
                 else:
                     self.security_groups[name] = build_group(name, body, path, line)
+        if document.get("defaults"):
+            self._set_defaults(document["defaults"], path, layer)
+
+    def _set_defaults(self, section, path, layer):
+        """Take the ``defaults:`` of one file: a later layer's key replaces an earlier layer's, and
+        one layer sets each key once (which of its files would win is nothing to rely on)."""
+        for key, value in section.items():
+            line = section.lines.get(key, section.line)
+            earlier = self._default_at.get(key)
+            if earlier is not None and earlier.layer == layer:
+                raise CatalogError(
+                    "%s:%s: defaults.%s is already set at %s, in the same layer; set it once per layer "
+                    "(a later layer may override it)" % (path, line, key, earlier.where),
+                    file=path, line=line, key="defaults.%s" % key, defined_at=earlier.where)
+            self._default_at[key] = _Defined("defaults", key, path, line, layer)
+            self.defaults[key] = (_DEFAULT_FORMS[key](value), "catalog defaults at %s:%s" % (path, line))
 
     def _claim(self, kind, name, path, line, layer):
         earlier = self._defined[kind].get(name)
@@ -151,6 +173,11 @@ class Catalog:
                             raise self._unknown("security group", group, groups, file=image.file,
                                                 line=int(source.rsplit(":", 1)[1]),
                                                 key="images.%s.security_groups" % image.name)
+        at = self._default_at.get("security_groups")
+        for group in self.defaults.get("security_groups", ((), None))[0]:
+            if group not in groups:
+                raise self._unknown("security group", group, groups, file=at.file, line=at.line,
+                                    key="defaults.security_groups")
         self._check_cycles()
 
     def _check_cycles(self):
@@ -302,7 +329,9 @@ class Catalog:
             for group in groups:
                 self.security_group(group)
         else:
-            groups, groups_source = effective.get("security_groups", ((), "default (none)"))
+            # The image chain's own or inherited value (even []) wins over the catalog default.
+            groups, groups_source = effective.get("security_groups") or self.defaults.get("security_groups") \
+                or _NO_GROUPS
         if not target.security_groups:
             groups, groups_source = (), "cloud %s has no security groups" % cloud
         ports, ports_source = effective.get("ports", ((), "default (none)"))

@@ -47,6 +47,20 @@ SCHEMA = {
             "propertyNames": {"pattern": NAME_PATTERN},
             "additionalProperties": {"$ref": "#/$defs/security_group"},
         },
+        "defaults": {
+            "description": "Catalog-wide values for images whose chain (own, per-cloud or inherited values) "
+                           "sets none. A key set in a later layer wins over the same key of an earlier layer; "
+                           "within one layer each key is set once.",
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "security_groups": {
+                    "description": "Groups of every placement on a cloud with security groups whose image names "
+                                   "none; [] for none.",
+                    "$ref": "#/$defs/group_names",
+                },
+            },
+        },
     },
     "$defs": {
         "cloud": {
