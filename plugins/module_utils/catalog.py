@@ -438,5 +438,3 @@ def _all_own(image):
     yield from image.own
     for values in image.cloud_own.values():
         yield from values
-
-

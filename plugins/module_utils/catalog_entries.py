@@ -148,4 +148,3 @@ def build_group(name, body, path, line):
     return SecurityGroupDef(name=name, description=body.get("description") or "slipway.cloud group %s" % name,
                             rules=tuple(rules), image_ports=bool(body.get("image_ports", False)),
                             source="%s:%s" % (path, line))
-
