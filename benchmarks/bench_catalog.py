@@ -33,7 +33,10 @@ from support.collection import ansible_command, ansible_env  # noqa: E402  pylin
 
 import yaml  # noqa: E402  pylint: disable=wrong-import-position
 
-from ansible_collections.slipway.cloud.plugins.module_utils import catalog as catalog_mod  # noqa: E402
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog import load_catalog  # noqa: E402
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog_layers import layer_files  # noqa: E402
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog_validation import validate_document  # noqa: E402
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog_yaml import read_yaml  # noqa: E402
 
 FLAVORS = [(1, 0.5), (1, 1), (2, 2), (2, 4), (4, 8), (4, 16), (8, 32)]
 DEPTH = 5
@@ -93,7 +96,7 @@ def bench_catalog(images, clouds):
     os.mkdir(layer)
     try:
         names = generate(layer, images, clouds)
-        files = catalog_mod.layer_files(layer)
+        files = layer_files(layer)
         size = sum(os.path.getsize(f) for f in files)
 
         def peer():
@@ -102,11 +105,11 @@ def bench_catalog(images, clouds):
                     yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
         def parse_only():
-            return [catalog_mod.read_yaml(path) for path in files]
+            return [read_yaml(path) for path in files]
 
         def validate_only(docs):
             for path, doc in zip(files, docs):
-                catalog_mod.validate_document(doc, path)
+                validate_document(doc, path)
 
         def resolve_all(catalog):
             count = 0
@@ -120,11 +123,11 @@ def bench_catalog(images, clouds):
         peer_w, peer_c, unused = timed(peer)
         parse_w, parse_c, docs = timed(parse_only)
         valid_w, valid_c, unused = timed(lambda: validate_only(docs))
-        cold_w, cold_c, unused = timed(lambda: catalog_mod.load_catalog([layer], cache=cache))
-        warm_w, warm_c, catalog = timed(lambda: catalog_mod.load_catalog([layer], cache=cache))
+        cold_w, cold_c, unused = timed(lambda: load_catalog([layer], cache=cache))
+        warm_w, warm_c, catalog = timed(lambda: load_catalog([layer], cache=cache))
         loop_w, loop_c, count = timed(lambda: resolve_all(catalog))
         again_w, again_c, unused = timed(lambda: resolve_all(catalog))
-        fresh = catalog_mod.load_catalog([layer], cache=cache)
+        fresh = load_catalog([layer], cache=cache)
         res_w, res_c, placements = timed(fresh.resolve_all)
         assert len(placements) == count
         sample = catalog.resolve("img-00002", names[2])

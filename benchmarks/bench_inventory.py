@@ -283,7 +283,8 @@ def start_local_machines(count, workdir):
 
 def local_host_count(cloud_names):
     """Machines on the local clouds now (other users' too: they are listed as well)."""
-    from ansible_collections.slipway.cloud.plugins.module_utils.catalog import default_catalog_layers, load_catalog
+    from ansible_collections.slipway.cloud.plugins.module_utils.catalog import load_catalog
+    from ansible_collections.slipway.cloud.plugins.module_utils.catalog_layers import default_catalog_layers
     from ansible_collections.slipway.cloud.plugins.module_utils.providers.base import get_provider
 
     catalog = load_catalog(default_catalog_layers({}))

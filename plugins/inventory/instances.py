@@ -493,15 +493,16 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     # -- listing ----------------------------------------------------------
     def _fetch(self, address):
         # Imported here, not at the top: a cached run never loads the engine or any cloud library.
-        from ansible_collections.slipway.cloud.plugins.module_utils import catalog as catalog_mod
+        from ansible_collections.slipway.cloud.plugins.module_utils.catalog import load_catalog
+        from ansible_collections.slipway.cloud.plugins.module_utils.catalog_layers import default_catalog_layers
         from ansible_collections.slipway.cloud.plugins.module_utils.model import SlipwayError
         from ansible_collections.slipway.cloud.plugins.module_utils.providers.base import get_provider
 
         layers = self._catalog_layers()
         try:
             if layers is None:
-                layers = catalog_mod.default_catalog_layers()
-            catalog = catalog_mod.load_catalog(layers)
+                layers = default_catalog_layers()
+            catalog = load_catalog(layers)
         except SlipwayError as exc:
             raise AnsibleParserError("%s: cannot load the catalog %s: %s" % (self._path, layers, exc.msg))
 

@@ -5,7 +5,7 @@
 
 It lives in module_utils so it travels with the modules (AnsiballZ ships
 module_utils only); docs/catalog.schema.json is the same document for users'
-editors, and a unit test proves the two are identical. catalog.py validates
+editors, and a unit test proves the two are identical. catalog_validation.py validates
 every file against this schema with a small interpreter (the subset used here),
 so the allowed keys are written down exactly once.
 
@@ -46,6 +46,20 @@ SCHEMA = {
             "type": "object",
             "propertyNames": {"pattern": NAME_PATTERN},
             "additionalProperties": {"$ref": "#/$defs/security_group"},
+        },
+        "defaults": {
+            "description": "Catalog-wide values for images whose chain (own, per-cloud or inherited values) "
+                           "sets none. A key set in a later layer wins over the same key of an earlier layer; "
+                           "within one layer each key is set once.",
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "security_groups": {
+                    "description": "Groups of every placement on a cloud with security groups whose image names "
+                                   "none; [] for none.",
+                    "$ref": "#/$defs/group_names",
+                },
+            },
         },
     },
     "$defs": {

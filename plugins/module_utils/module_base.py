@@ -18,9 +18,9 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.slipway.cloud.plugins.module_utils.catalog import (
-    HAS_YAML, YAML_IMPORT_ERROR, default_catalog_layers, load_catalog,
-)
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog import load_catalog
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog_layers import default_catalog_layers
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog_yaml import HAS_YAML, YAML_IMPORT_ERROR
 from ansible_collections.slipway.cloud.plugins.module_utils.model import SlipwayError
 
 #: Options every catalog-reading module takes (documented by the slipway.cloud.catalog doc fragment).

@@ -151,7 +151,9 @@ placements:
       type: float
       sample: 4
     security_groups:
-      description: Security group names (empty on clouds without security groups).
+      description:
+        - Security group names - the image's own or inherited ones, else the catalog's C(defaults.security_groups).
+        - Empty on clouds without security groups.
       type: list
       elements: str
       sample: [slipway_managed]
@@ -161,7 +163,9 @@ placements:
       elements: int
       sample: [80]
     sources:
-      description: For each value, which image and catalog file (and line) supplied it.
+      description:
+        - For each value, which image and catalog file (and line) supplied it; C(catalog defaults at <file>:<line>)
+          for a catalog default, or the call-time override.
       type: dict
       sample: {"login_user": "debian-12 at /catalog/images.yml:9", "flavor": "my-debian clouds.exoscale-ch-gva at /mine/images.yml:5"}
 images:

@@ -15,9 +15,13 @@ description:
   - Turns a logical image of the catalog into machines on one or several clouds, in parallel, and
     returns for each machine its addresses, SSH URL, SSH host keys and timings.
   - Idempotent by name on each cloud; a second run with the same options changes nothing.
-  - Before creating machines, the security groups they get (the image's, or the catalog default
-    C(slipway_managed)) are ensured on the cloud with the catalog's rules. A group the catalog does not
-    define must already exist on the cloud.
+  - Before creating machines, the security groups they get are ensured on the cloud with the catalog's
+    rules (a group that opens the image's ports, as C(slipway_managed) does, gets those ports too). The
+    groups are O(security_groups) when given, else the image's own or inherited ones, else the catalog's
+    C(defaults.security_groups) (C(slipway_managed) in the shipped catalog; a later catalog layer may set
+    another, or V([]) for none). Machines on a cloud declared without security groups get none.
+    C(slipway.cloud.image_info) shows which applies, and from which file and line. A group the catalog
+    does not define must already exist on the cloud.
   - Every machine is tagged C(slipway:managed), C(slipway:image), C(slipway:deployment) and
     C(slipway:name), so that C(state=absent) with the same O(deployment) finds everything a run made,
     even a run that was killed half-way.
@@ -76,8 +80,8 @@ options:
         type: str
   security_groups:
     description:
-      - Overrides the image's security groups (names). Groups the catalog defines are ensured on each
-        cloud; others must exist there.
+      - Overrides the image's security groups and the catalog default (names). Groups the catalog defines
+        are ensured on each cloud; others must exist there.
     type: list
     elements: str
   ssh_public_key:

@@ -5,9 +5,11 @@
 
 Modules run from a temporary AnsiballZ zip, so their module_utils cannot find the
 collection's catalog/ directory. This action runs on the controller first: when the
-task sets no ``catalog`` and the controller has no SLIPWAY_CATALOG, it passes the
-installed collection's catalog/ directory explicitly, then runs the module of the
-same name. A module's action plugin is just::
+task sets no ``catalog`` it passes the controller's default layers (SLIPWAY_CATALOG, else
+the installed collection's catalog/ directory), and it replaces the word ``@shipped`` in a
+task's own layers by that directory; then it runs the module of the same name. Where the
+shipped catalog is and what the word means is module_utils/catalog_layers.py's to say,
+which is cheap to import (this runs for every task). A module's action plugin is just::
 
     class ActionModule(CatalogAction):
         pass
@@ -17,36 +19,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import os
-
 from ansible.plugins.action import ActionBase
 
-CATALOG_ENV = "SLIPWAY_CATALOG"
-#: a layer name that stands for the shipped catalog (same word as module_utils/catalog.py)
-SHIPPED_LAYER = "@shipped"
-
-
-def shipped_catalog_dir():
-    """<collection>/catalog, found from this file (plugins/plugin_utils/catalog_action.py)."""
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    path = os.path.join(root, "catalog")
-    return path if os.path.isdir(path) else None
-
-
-def controller_catalog_layers(environ=None):
-    """SLIPWAY_CATALOG of the controller (os.pathsep-separated), else the shipped catalog."""
-    environ = os.environ if environ is None else environ
-    value = environ.get(CATALOG_ENV, "")
-    if value.strip():
-        return expand_shipped([part for part in value.split(os.pathsep) if part.strip()])
-    shipped = shipped_catalog_dir()
-    return [shipped] if shipped else None
-
-
-def expand_shipped(layers):
-    """Replace the word @shipped by the shipped catalog's path (left as is when not found)."""
-    shipped = shipped_catalog_dir()
-    return [shipped if layer == SHIPPED_LAYER and shipped else layer for layer in layers]
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog_layers import (
+    default_catalog_layers, expand_shipped,
+)
 
 
 class CatalogAction(ActionBase):
@@ -65,7 +42,7 @@ class CatalogAction(ActionBase):
             if isinstance(layers, list):
                 args["catalog"] = expand_shipped(layers)
         else:
-            layers = controller_catalog_layers()
+            layers = default_catalog_layers()
             if layers:
                 args["catalog"] = layers
         module = self._task.resolved_action or self._task.action

@@ -72,6 +72,58 @@ def test_slipway_catalog_environment_variable(tmp_path):
     assert result["catalog"][1] == str(tmp_path)
 
 
+OWN_IMAGE = """\
+clouds:
+  no-groups: {provider: local, sizing: explicit, security_groups: false}
+images:
+  my-own:
+    login_user: root
+    size: {cpu: 1, ram_gb: 1}
+    clouds:
+      local-a: {image_id: debian-12}
+      ec2: {image_id: ami-0123456789abcdef0}
+      no-groups: {image_id: debian-12}
+"""
+
+
+def test_image_info_shows_the_catalog_default_groups_and_where_they_are_set(tmp_path):
+    shipped = os.path.join(collection_root(), "catalog", "security_groups.yml")
+    with open(shipped, encoding="utf-8") as handle:
+        line = handle.read().split("\n").index("  security_groups: [slipway_managed]") + 1
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "images.yml").write_text(OWN_IMAGE)
+    layers = [os.path.join(collection_root(), "catalog"), str(tmp_path / "mine")]
+    result = adhoc("slipway.cloud.image_info", "image=my-own", SLIPWAY_CATALOG=os.pathsep.join(layers))
+    placements = {p["cloud"]: p for p in result["placements"]}
+    assert list(placements) == ["ec2", "local-a", "no-groups"], result
+    for cloud in ("ec2", "local-a"):
+        assert placements[cloud]["security_groups"] == ["slipway_managed"]
+        assert placements[cloud]["sources"]["security_groups"] == "catalog defaults at %s:%d" % (shipped, line)
+    assert placements["no-groups"]["security_groups"] == []
+    assert placements["no-groups"]["sources"]["security_groups"] == "cloud no-groups has no security groups"
+
+    # A team layer on top: its default wins; [] means none; images that name groups keep theirs.
+    (tmp_path / "team").mkdir()
+    (tmp_path / "team" / "defaults.yml").write_text("# our machines get no group unless their image names one\n"
+                                                    "defaults:\n  security_groups: []\n")
+    layers.append(str(tmp_path / "team"))
+    own = adhoc("slipway.cloud.image_info", "image=my-own cloud=ec2", SLIPWAY_CATALOG=os.pathsep.join(layers))
+    assert own["placements"][0]["security_groups"] == []
+    assert own["placements"][0]["sources"]["security_groups"] == "catalog defaults at %s:3" % (
+        tmp_path / "team" / "defaults.yml")
+    debian = adhoc("slipway.cloud.image_info", "image=debian-12 cloud=ec2", SLIPWAY_CATALOG=os.pathsep.join(layers))
+    assert debian["placements"][0]["security_groups"] == ["slipway_managed"]
+    assert debian["placements"][0]["sources"]["security_groups"].startswith("debian-12 at ")
+
+    # A misspelt key under defaults: one error naming the file, line, key and the closest valid key.
+    (tmp_path / "team" / "defaults.yml").write_text("defaults:\n  security_group: []\n")
+    failed = adhoc("slipway.cloud.image_info", "image=my-own", SLIPWAY_CATALOG=os.pathsep.join(layers))
+    assert failed["failed"] is True
+    assert failed["msg"] == ("%s:2: defaults.security_group: unknown key 'security_group'; did you mean "
+                             "'security_groups'?; valid: security_groups" % (tmp_path / "team" / "defaults.yml"))
+    assert failed["key"] == "defaults.security_group" and failed["line"] == 2
+
+
 PLAYBOOK = """\
 - name: image_info and size_info in a play
   hosts: localhost

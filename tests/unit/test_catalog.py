@@ -12,9 +12,10 @@ import os
 
 import pytest
 
-from ansible_collections.slipway.cloud.plugins.module_utils import catalog as catalog_mod
-from ansible_collections.slipway.cloud.plugins.module_utils.catalog import (
-    SHIPPED_LAYER, default_catalog_layers, layer_files, load_catalog, shipped_catalog_dir,
+from ansible_collections.slipway.cloud.plugins.module_utils import catalog_cache, catalog_layers
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog import load_catalog
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog_layers import (
+    SHIPPED_LAYER, default_catalog_layers, layer_files, shipped_catalog_dir,
 )
 from ansible_collections.slipway.cloud.plugins.module_utils.model import CatalogError, Placement, Rule
 
@@ -114,7 +115,7 @@ def test_a_layer_colliding_with_the_shipped_catalog_is_refused():
 
 
 def test_shipped_word_without_a_shipped_catalog(monkeypatch):
-    monkeypatch.setattr(catalog_mod, "shipped_catalog_dir", lambda: None)
+    monkeypatch.setattr(catalog_layers, "shipped_catalog_dir", lambda: None)
     with pytest.raises(CatalogError, match="action plugin"):
         load_catalog([SHIPPED_LAYER])
 
@@ -325,11 +326,11 @@ def _big_layer(tmp_path, images=400):
 
 
 def test_cache_gives_the_same_catalog_with_lines(tmp_path, monkeypatch):
-    monkeypatch.setattr(catalog_mod, "CACHE_MIN_BYTES", 1)
+    monkeypatch.setattr(catalog_cache, "CACHE_MIN_BYTES", 1)
     layer, cache = _big_layer(tmp_path), tmp_path / "cache"
     cold = load_catalog([str(layer)], cache=str(cache))
     assert len(os.listdir(str(cache))) == 1
-    monkeypatch.setattr(catalog_mod, "parse_yaml", lambda *a: pytest.fail("parsed although cached"))
+    monkeypatch.setattr(catalog_cache, "parse_yaml", lambda *a: pytest.fail("parsed although cached"))
     warm = load_catalog([str(layer)], cache=str(cache))
     assert warm.resolve("img-7", "c") == cold.resolve("img-7", "c")
     assert dict(warm.resolve("img-7", "c").sources) == dict(cold.resolve("img-7", "c").sources)
@@ -337,7 +338,7 @@ def test_cache_gives_the_same_catalog_with_lines(tmp_path, monkeypatch):
 
 
 def test_cache_misses_when_the_file_changes_and_keeps_only_valid_documents(tmp_path, monkeypatch):
-    monkeypatch.setattr(catalog_mod, "CACHE_MIN_BYTES", 1)
+    monkeypatch.setattr(catalog_cache, "CACHE_MIN_BYTES", 1)
     layer, cache = _big_layer(tmp_path, 5), tmp_path / "cache"
     load_catalog([str(layer)], cache=str(cache))
     (layer / "big.yml").write_text((layer / "big.yml").read_text().replace("login_user: u", "login_usr: u", 1))
@@ -349,9 +350,9 @@ def test_cache_misses_when_the_file_changes_and_keeps_only_valid_documents(tmp_p
 
 
 def test_cache_off_and_unwritable(tmp_path, monkeypatch):
-    monkeypatch.setattr(catalog_mod, "CACHE_MIN_BYTES", 1)
-    assert catalog_mod.cache_dir({"SLIPWAY_CATALOG_CACHE": "off"}) is None
-    assert catalog_mod.cache_dir({"XDG_CACHE_HOME": "/x"}) == "/x/slipway.cloud/catalog"
+    monkeypatch.setattr(catalog_cache, "CACHE_MIN_BYTES", 1)
+    assert catalog_cache.cache_dir({"SLIPWAY_CATALOG_CACHE": "off"}) is None
+    assert catalog_cache.cache_dir({"XDG_CACHE_HOME": "/x"}) == "/x/slipway.cloud/catalog"
     layer = _big_layer(tmp_path, 3)
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("")

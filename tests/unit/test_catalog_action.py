@@ -8,24 +8,41 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import subprocess
+import sys
 
-from ansible_collections.slipway.cloud.plugins.module_utils.catalog import shipped_catalog_dir as engine_shipped
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog_layers import (
+    default_catalog_layers, expand_shipped, shipped_catalog_dir as engine_shipped,
+)
 from ansible_collections.slipway.cloud.plugins.plugin_utils import catalog_action
+
+TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_shipped_dir_is_the_collections_catalog():
-    assert catalog_action.shipped_catalog_dir() == engine_shipped()
-    assert os.path.isfile(os.path.join(catalog_action.shipped_catalog_dir(), "images.yml"))
+    assert engine_shipped() == os.path.join(os.path.dirname(TESTS), "catalog")
+    assert os.path.isfile(os.path.join(engine_shipped(), "images.yml"))
 
 
 def test_controller_layers_prefer_the_environment():
     env = {"SLIPWAY_CATALOG": os.pathsep.join(["@shipped", "/mine", ""])}
-    assert catalog_action.controller_catalog_layers(env) == [engine_shipped(), "/mine"]
-    assert catalog_action.controller_catalog_layers({}) == [engine_shipped()]
+    assert default_catalog_layers(env) == [engine_shipped(), "/mine"]
+    assert default_catalog_layers({}) == [engine_shipped()]
 
 
 def test_expand_shipped_only_replaces_the_word():
-    assert catalog_action.expand_shipped(["@shipped", "shipped", "/x"]) == [engine_shipped(), "shipped", "/x"]
+    assert expand_shipped(["@shipped", "shipped", "/x"]) == [engine_shipped(), "shipped", "/x"]
+
+
+def test_finding_the_layers_imports_neither_yaml_nor_the_schema():
+    """Every task's action plugin imports catalog_layers: it must stay as cheap as os."""
+    code = ("import sys; sys.path.insert(0, %r); import conftest; "
+            "from ansible_collections.slipway.cloud.plugins.module_utils import catalog_layers; "
+            "catalog_layers.default_catalog_layers(); "
+            "print(sorted(m for m in sys.modules if m == 'yaml' or m.startswith('yaml.') or 'catalog_' in m))"
+            % TESTS)
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.split() == ["['ansible_collections.slipway.cloud.plugins.module_utils.catalog_layers']"], loaded
 
 
 class _Task:

@@ -104,7 +104,7 @@ def test_unknown_key_names_line_and_closest_valid(tmp_path, text, line, key, sug
 
 
 def test_unknown_key_far_from_anything_lists_valid_keys(tmp_path):
-    error = fails(tmp_path, "zzzzzz: {}\n", r"unknown key 'zzzzzz'; valid: clouds, images, security_groups$")
+    error = fails(tmp_path, "zzzzzz: {}\n", r"unknown key 'zzzzzz'; valid: clouds, defaults, images, security_groups$")
     assert "did you mean" not in error.msg
 
 

@@ -15,7 +15,7 @@ import jsonschema
 import pytest
 import yaml
 
-from ansible_collections.slipway.cloud.plugins.module_utils.catalog import validate_document
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog_validation import validate_document
 from ansible_collections.slipway.cloud.plugins.module_utils.catalog_schema import SCHEMA
 from ansible_collections.slipway.cloud.plugins.module_utils.model import CatalogError
 
@@ -51,6 +51,9 @@ GOOD = [
     "images: {a: {clouds: {c: {image_lookup: {name: 'x-*', owner: '1'}, size: {cpu: 1, ram_gb: 0.5}}}}}",
     "security_groups: {g: {rules: [{proto: tcp, ports: 22, source: 0.0.0.0/0}], image_ports: true}}",
     "clouds: {c: {provider: local, sizing: explicit, credentials: {key: MY_KEY}, options: {subnet: 198.18.1.0/24}}}",
+    "defaults: {security_groups: [slipway_managed, web]}",
+    "defaults: {security_groups: []}",
+    "defaults: {}",
 ]
 BAD = [
     "imagez: {}",
@@ -74,6 +77,11 @@ BAD = [
     "images: {'-a': {}}",
     "security_groups: {g: {image_ports: yes please}}",
     "security_groups: {g: {rules: {proto: tcp}}}",
+    "defaults: {security_group: [g]}",
+    "defaults: {security_groups: g}",
+    "defaults: {security_groups: [g, g]}",
+    "defaults: {security_groups: ['-g']}",
+    "defaults: [security_groups]",
 ]
 
 

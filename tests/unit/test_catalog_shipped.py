@@ -11,7 +11,8 @@ import ipaddress
 
 import pytest
 
-from ansible_collections.slipway.cloud.plugins.module_utils.catalog import load_catalog, shipped_catalog_dir
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog import load_catalog
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog_layers import shipped_catalog_dir
 from ansible_collections.slipway.cloud.plugins.module_utils.catalog_schema import ENV_VAR_PATTERN
 from ansible_collections.slipway.cloud.plugins.module_utils.model import CatalogError, Rule
 

@@ -5,7 +5,8 @@
 
 from exo_helpers import ENV, SSH_KEY, make_cloud
 
-from ansible_collections.slipway.cloud.plugins.module_utils.catalog import load_catalog, shipped_catalog_dir
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog import load_catalog
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog_layers import shipped_catalog_dir
 from ansible_collections.slipway.cloud.plugins.module_utils.deploy import DeployRequest, converge_instances
 from ansible_collections.slipway.cloud.plugins.module_utils.providers.exoscale import ExoscaleProvider
 
