@@ -9,6 +9,8 @@ Whole `ansible-playbook` processes, medians of --runs rounds, measured in this r
    create 50 instances in one task, the unchanged re-run, destroy. Ratio = slipway / peer
    (goal <= 0.5). Ansible's own floor (a playbook with one ping) is printed beside them.
    slipway waits until running (moto has no SSH); the peer uses its defaults (wait: true).
+   The same slipway tasks on a cloud with ``options.survivor_rule: false`` show what the survivor
+   rule (the listings after a create that make concurrent runs converge) costs one run (goal < 10 %).
 2. Local clouds (real machines, wait for SSH): one task provisioning one machine on each of two
    local clouds, against the same two done one after the other (two playbooks). Ratio goal < 0.6.
    Uses two local clouds of its own (temporary state root, two free /24s of 198.18.200-239.0);
@@ -83,13 +85,37 @@ def count_live(moto, tag_key, tag_value):
     return found
 
 
+#: the same moto region as moto-a, without the survivor rule (the bench's own layer on top of the test layer)
+NO_RULE_LAYER = """\
+clouds:
+  moto-norule:
+    description: moto-a without the survivor rule
+    provider: ec2
+    region: us-east-1
+    endpoint: %s
+    options: {ssh_probe: false, survivor_rule: false}
+    credentials: {key: AWS_ACCESS_KEY_ID, secret: AWS_SECRET_ACCESS_KEY}
+    flavors:
+      t3.micro: {cpu: 2, ram_gb: 1, price: 0.012}
+images:
+  trusty-norule:
+    description: trusty, on moto-norule
+    parent: trusty
+    clouds:
+      moto-norule: {image_id: ami-1e749f67}
+"""
+
+
 def moto_bench(runs, count, workdir):
     from support.moto_server import MotoServer
 
     moto = MotoServer(mode="process").start()
     try:
         layer = conftest.template_layer("moto.yml", workdir, moto_url=moto.url)
-        runner = Runner(workdir, [os.path.join(collection_root(), "catalog"), layer],
+        no_rule = os.path.join(workdir, "no-rule.yml")
+        with open(no_rule, "w") as handle:
+            handle.write(NO_RULE_LAYER % moto.url)
+        runner = Runner(workdir, [os.path.join(collection_root(), "catalog"), layer, no_rule],
                         {"AWS_ACCESS_KEY_ID": KEY_ID, "AWS_SECRET_ACCESS_KEY": SECRET,
                          "AWS_DEFAULT_REGION": "us-east-1"})
         slipway_create = [{"name": "slipway create", "slipway.cloud.instance": {
@@ -97,6 +123,10 @@ def moto_bench(runs, count, workdir):
             "wait": "running", "size": {"flavor": "t3.micro"}}}]
         slipway_destroy = [{"name": "slipway destroy", "slipway.cloud.instance": {
             "cloud": "moto-a", "deployment": "bench", "state": "absent"}}]
+        norule_create = [{"name": "slipway create", "slipway.cloud.instance": dict(
+            slipway_create[0]["slipway.cloud.instance"], image="trusty-norule", cloud="moto-norule")}]
+        norule_destroy = [{"name": "slipway destroy", "slipway.cloud.instance": dict(
+            slipway_destroy[0]["slipway.cloud.instance"], cloud="moto-norule")}]
         peer_common = {"region": "us-east-1", "endpoint_url": moto.url, "filters": {
             "tag:bench": "peer", "instance-state-name": ["pending", "running", "stopping", "stopped"]}}
         peer_create = [{"name": "peer create", "amazon.aws.ec2_instance": dict(
@@ -105,9 +135,11 @@ def moto_bench(runs, count, workdir):
         ping = [{"name": "ping", "ansible.builtin.ping": {}}]
 
         figures = {key: [] for key in ("slipway create", "slipway rerun", "slipway destroy", "peer create",
-                                       "peer rerun", "peer destroy", "floor")}
+                                       "peer rerun", "peer destroy", "norule create", "norule rerun",
+                                       "norule destroy", "floor")}
         for round_number in range(runs):
             order = [("slipway", slipway_create, slipway_destroy, ("slipway:deployment", "bench")),
+                     ("norule", norule_create, norule_destroy, ("slipway:deployment", "bench")),
                      ("peer", peer_create, peer_destroy, ("bench", "peer"))]
             if round_number % 2:
                 order.reverse()          # neither tool always runs first on a warm server
@@ -196,6 +228,10 @@ def main():
                      for step in ("create", "rerun", "destroy")]
             print("  floor (one-ping playbook): %.2f s; above the floor: %s" % (floor, ", ".join(above)))
             print("  peer: amazon.aws.ec2_instance (exact_count, defaults: wait true); slipway: wait running")
+            costs = ["%s %+.1f %% (%.2f vs %.2f s)" % (
+                step, 100.0 * (median(figures["slipway " + step]) / median(figures["norule " + step]) - 1),
+                median(figures["slipway " + step]), median(figures["norule " + step])) for step in ("create", "rerun")]
+            print("  survivor rule on one run (goal < 10 %% more): %s" % ", ".join(costs))
         if not args.skip_local:
             figures = local_bench(args.runs, workdir)
             report["local"] = figures

@@ -37,7 +37,7 @@ from ansible_collections.slipway.cloud.plugins.module_utils.planning import (
     extras,
     plan_cloud,
 )
-from ansible_collections.slipway.cloud.plugins.module_utils.providers.base import MachinesLost
+from ansible_collections.slipway.cloud.plugins.module_utils.providers.base import CreatedMachines, MachinesLost
 from ansible_collections.slipway.cloud.plugins.module_utils.records import (
     diff_view,
     is_gone,
@@ -324,6 +324,7 @@ def _converge_round(catalog, request, cloud, placement, provider, outcome, deadl
         outcome.removed += [machine_record(m) for m in plan.remove]
     records = {}
     waiting = []
+    created = None
     for machine in plan.keep:
         records[machine.name] = machine
         if (machine.state or "").lower() == "pending" and request.state != "stopped":
@@ -348,15 +349,32 @@ def _converge_round(catalog, request, cloud, placement, provider, outcome, deadl
         waited = provider.wait_machines(waiting, "ssh" if request.wait == "ssh" else "running", remaining)
         for machine in (waited if isinstance(waited, list) else waiting):
             records[machine.name] = machine
+    settling = isinstance(created, CreatedMachines) and getattr(provider, "survivor_rule", False)
+    fresh = None
+    if settling:
+        # The survivor rule (runs of this task at once each made some of these names): one listing, after
+        # the waits, so that another run's create of the same moment is listed too.
+        fresh = [m for m in provider.list_machines() if not is_gone(m)]
+        provider.settle_names(created, request.deployment, fresh)
+        _note_create(outcome, created, settled=True)
+        late = [m for m in created if records.get(m.name) is not None and records[m.name].id != m.id]
+        for machine in created:
+            records[machine.name] = machine
+        if late and request.wait:
+            provider.wait_machines(late, "ssh" if request.wait == "ssh" else "running",
+                                   max(deadline - time.time(), 1.0))
+        if late or created.duplicates_removed:
+            fresh = None
     to_stop = list(plan.stop)
     if plan.stop_after_create:
         to_stop += [records[n] for n in plan.create]
     if to_stop:
         provider.stop_machines(to_stop)
         outcome.done["stop"] += [m.name for m in to_stop]
+        fresh = None                  # listed before the stops
     made = set(plan.create)
-    fresh = None
-    if request.exact or plan.start or to_stop or any(records[n].address is None for n in made if n in records):
+    if fresh is None and (request.exact or plan.start or to_stop
+                          or any(records[n].address is None for n in made if n in records)):
         fresh = [m for m in provider.list_machines() if not is_gone(m)]
     if request.exact:
         # Another exact run of this deployment may have added machines since the listing above.
@@ -376,19 +394,25 @@ def _converge_round(catalog, request, cloud, placement, provider, outcome, deadl
     outcome.after_records = outcome.machines
 
 
-def _note_create(outcome, created):
-    """What one create did, as the result says it: the names this run made, those another run made at the
-    same time (reported, not made twice), and the duplicates the survivor rule removed."""
+def _note_create(outcome, created, settled=False):
+    """What a create did, as the result says it: the names this run made, those another run made at the
+    same time (reported, not made twice), and the duplicates the survivor rule removed. ``settled``: the
+    second look when the run ends (the names' makers may have changed since)."""
     adopted = set(getattr(created, "adopted", ()))
-    own = {m.id for m in getattr(created, "own_removed", ())}
-    outcome.done["create"] += [m.name for m in created if m.name not in adopted]
-    outcome.adopted += sorted(adopted - set(outcome.adopted))
+    if not settled:
+        outcome.done["create"] += [m.name for m in created if m.name not in adopted]
+    else:
+        outcome.done["create"] = [n for n in outcome.done["create"] if n not in adopted]
+    fresh = sorted(adopted - set(outcome.adopted))
+    outcome.adopted += fresh
+    known = {d["id"] for d in outcome.duplicates_removed}
     for machine in getattr(created, "duplicates_removed", ()):
-        outcome.duplicates_removed.append({"name": machine.name, "id": machine.id,
-                                           "made_by": "this run" if machine.id in own else "another run"})
-    if adopted:
+        if machine.id not in known:
+            outcome.duplicates_removed.append({"name": machine.name, "id": machine.id, "made_by": (
+                "another run" if created.made_elsewhere(machine) else "this run")})
+    if fresh:
         outcome.warnings.append("cloud %s: machine(s) %s were made by another run at the same time; this run "
-                                "reports them and made no second one" % (outcome.cloud, ", ".join(sorted(adopted))))
+                                "reports them and keeps no second one" % (outcome.cloud, ", ".join(fresh)))
 
 
 def _refresh(records, fresh):

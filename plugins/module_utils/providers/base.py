@@ -42,6 +42,7 @@ from ansible_collections.slipway.cloud.plugins.module_utils.ssh_keys import pars
 #: options every family reads (a family declares its own in OPTIONS)
 COMMON_OPTIONS = {
     "ssh_probe": bool,          # false: wait=ssh is refused (clouds whose addresses must not be probed)
+    "survivor_rule": bool,      # false: no listing after a create (only one run ever creates on this cloud)
 }
 #: libcloud / EC2 / Exoscale state words -> pending, running, stopping, stopped, terminated, unknown
 _STATES = {
@@ -91,6 +92,13 @@ class LaunchRequest:
         """The tags of the machine named ``name``."""
         return dict(self.tags, **{NAME_TAG: name})
 
+    def stamp(self):
+        """Date the request now: a family calls it right before its create call, so that the survivor rule
+        orders runs at once by when each really asked (their preparation calls take their own time)."""
+        self.token = new_request_token()
+        self.tags[REQUEST_TAG] = self.token
+        return self
+
 
 @dataclasses.dataclass
 class SecurityGroup:
@@ -109,20 +117,42 @@ class MachinesLost(ProviderError):
 
 class CreatedMachines(list):
     """The machines of one create, one per name, in the names' order (a list), and what the survivor rule
-    did: ``adopted`` names whose machine another run made (this run's own duplicate was removed), and
-    ``duplicates_removed``, the Machines removed as duplicates (this run's or another's)."""
+    did: ``adopted`` names whose machine another run made (this run reports it and keeps no second one),
+    and ``duplicates_removed``, the Machines removed as duplicates (this run's or another's)."""
 
-    def __init__(self, machines=()):
+    def __init__(self, machines=(), token=None):
         super(CreatedMachines, self).__init__(machines)
+        self.token = token           # this run's slipway:request value
         self.adopted = []
         self.duplicates_removed = []
-        self.own_removed = []
+
+    def made_elsewhere(self, machine):
+        """True when another run's request made ``machine``."""
+        return machine.tags.get(REQUEST_TAG) not in (None, self.token)
+
+
+def new_request_token():
+    """A create request's ``slipway:request`` value: when it was sent (microseconds) and a random part."""
+    return "%x-%s" % (int(time.time() * 1e6), uuid.uuid4().hex[:16])
+
+
+def request_time(machine):
+    """When the request that made ``machine`` was sent, from its ``slipway:request`` tag (None if unknown)."""
+    text = (machine.tags or {}).get(REQUEST_TAG) or ""
+    try:
+        return int(text.split("-", 1)[0], 16) / 1e6 if "-" in text else None
+    except ValueError:
+        return None
 
 
 def survivor_key(machine):
-    """Which of several machines of one name survives: the oldest, then the lowest id (every run agrees)."""
+    """Which of several machines of one name survives, the same in every run: the one whose create was
+    asked first (the ``slipway:request`` tag, to the microsecond; clouds date machines to the second only),
+    else the oldest, then the lowest id."""
+    requested = request_time(machine)
     created = machine.timings.get("launched_at") or machine.timings.get("requested_at")
-    return (created if created is not None else float("inf"), str(machine.id))
+    first = requested if requested is not None else created
+    return (first if first is not None else float("inf"), str(machine.id))
 
 
 class Provider:
@@ -157,6 +187,7 @@ class Provider:
         self.credentials = resolve_credentials(cloud, environ)
         self.caller = None             # a family that calls an API sets a calls.Caller
         self._image_cache = {}
+        self.survivor_rule = self.SURVIVOR_RULE and cloud.option("survivor_rule", True)
 
     @property
     def retries(self):
@@ -231,13 +262,13 @@ class Provider:
         common.setdefault(IMAGE_TAG, placement.image)
         if placement.login_user:
             common.setdefault(LOGIN_USER_TAG, placement.login_user)
-        common[REQUEST_TAG] = uuid.uuid4().hex
+        common[REQUEST_TAG] = new_request_token()
         return common
 
     def create_machines(self, placement, names, ssh_public_key, tags):
         """Create one machine per name; returns a CreatedMachines list (state may still be pending) with
-        timings["requested_at"] set. The template: checks, image lookup, tags, ``launch``, then the
-        survivor rule (``keep_survivors``), so that runs at once end with one machine per name."""
+        timings["requested_at"] set. The template: checks, image lookup, tags, then ``launch``. Runs at
+        once may each create a name: ``settle_names`` (the survivor rule) then keeps one per name."""
         names = self.fleet_names(placement, names)
         if not names:
             return CreatedMachines()
@@ -261,45 +292,45 @@ class Provider:
             machine.login_user = placement.login_user or machine.login_user
             machine.deployment = common.get(DEPLOYMENT_TAG)
             machine.timings.setdefault("requested_at", requested_at)
-        return self.keep_survivors(request, [by_name[n] for n in names])
-
-    def keep_survivors(self, request, launched):
-        """The survivor rule: one machine per name in the deployment, whichever run made it.
-
-        Runs of the same task at once (AWX jobs, two operators) each create the names they did not see.
-        After creating, every run lists those names and keeps, for each, the same survivor: the oldest
-        machine, then the lowest id. The others are removed, whichever run made them. A store that is
-        consistent when the create returns (the local cloud, OpenStack, moto, Exoscale) makes this safe:
-        a machine this run cannot see yet is newer than its own. Returns CreatedMachines.
-        """
-        names = [m.name for m in launched]
-        result = CreatedMachines(launched)
+        created = CreatedMachines([by_name[n] for n in names], token=request.token)
         # A machine that carries another run's request tag was made by that run: the cloud answered this
         # run's create with it (EC2's ClientToken, the local cloud's lock).
-        result.adopted.extend(m.name for m in launched if m.tags.get(REQUEST_TAG) not in (None, request.token))
-        if not self.SURVIVOR_RULE:
-            return result
-        ours = {m.id for m in launched}
-        by_name = {m.name: [m] for m in launched}
-        deployment = request.tags.get(DEPLOYMENT_TAG)
-        for machine in self.list_machines():
-            if (machine.name in by_name and machine.id not in ours and machine.deployment == deployment
+        created.adopted.extend(m.name for m in created if created.made_elsewhere(m))
+        return self.settle_names(created, common.get(DEPLOYMENT_TAG))
+
+    def settle_names(self, created, deployment, listing=None):
+        """One machine per name in the deployment, whichever run made it (the survivor rule).
+
+        Runs of the same task at once (AWX jobs, two operators) each create the names they did not see.
+        Every run then lists those names and keeps, for each, the same survivor (``survivor_key``: the
+        create asked first); the others are removed, whichever run made them. ``created``
+        (CreatedMachines, one per name) is updated in place and returned: a name whose survivor another
+        run made is ``adopted``. ``create_machines`` settles right after creating; the engine settles
+        again when its waits are over, from the listing it makes then anyway (``listing``), for another
+        run's create of the same moment that was not listed yet.
+        """
+        if not self.survivor_rule or not created:
+            return created
+        held = {m.id for m in created}
+        by_name = {m.name: [m] for m in created}
+        for machine in (self.list_machines() if listing is None else listing):
+            if (machine.name in by_name and machine.id not in held and machine.deployment == deployment
                     and normalise_state(machine.state) not in ("terminated", "unknown")):
                 by_name[machine.name].append(machine)
         losers = []
-        for index, name in enumerate(names):
-            candidates = sorted(by_name[name], key=survivor_key)
+        for index, machine in enumerate(list(created)):
+            candidates = sorted(by_name[machine.name], key=survivor_key)
             survivor = candidates[0]
             losers.extend(candidates[1:])
-            if survivor.id not in ours:
-                result[index] = survivor
-                if name not in result.adopted:
-                    result.adopted.append(name)
+            if survivor.id != machine.id:
+                created[index] = survivor
+            if created.made_elsewhere(created[index]) and machine.name not in created.adopted:
+                created.adopted.append(machine.name)
         if losers:
             self.destroy_machines(losers)
-            result.duplicates_removed.extend(losers)
-            result.own_removed.extend(m for m in losers if m.id in ours)
-        return result
+            created.duplicates_removed.extend(losers)
+        return created
+
     def check_wait(self, until):
         """One clear error for a wait this cloud cannot do: ``until`` must be running or ssh, and
         ssh needs a cloud whose addresses may be probed (``options.ssh_probe``)."""

@@ -62,6 +62,8 @@ _TOKEN_ARGS = ("token", "session_token", "security_token", "aws_session_token")
 _LIVE_STATES = ["pending", "running", "stopping", "stopped"]
 _BATCH = 200                              # instance ids per Describe/Terminate call
 _MAX_TAGS = 50                            # EC2's limit per resource
+_TAG_VALUE_MAX = 256                      # characters of one tag value
+FLEET_NAMES_TAG = "slipway:names"         # a fleet's names in launch order, so a machine is named from birth
 _PROTO_TO_EC2 = {"tcp": "tcp", "udp": "udp", "icmp": "icmp", "any": "-1"}
 
 
@@ -77,6 +79,35 @@ def _text(element, path, default=None):
 
 def _tags(element):
     return {_text(item, "key"): _text(item, "value", "") for item in element.findall("tagSet/item")}
+
+
+def fleet_name_tags(names):
+    """The names of one RunInstances in launch order, as tags: ``slipway:names``, ``slipway:names:2``, ...
+    each at most 256 characters. Machine i of the reservation is named names[i] from the moment it exists,
+    before the per-machine name tags follow: a run listing the cloud meanwhile sees every name."""
+    chunks, current = [], ""
+    for name in names:
+        if current and len(current) + 1 + len(name) > _TAG_VALUE_MAX:
+            chunks.append(current)
+            current = ""
+        current = name if not current else current + " " + name
+    chunks.append(current)
+    return {FLEET_NAMES_TAG + ("" if index == 0 else ":%d" % (index + 1)): chunk
+            for index, chunk in enumerate(chunks)}
+
+
+def launch_name(tags, launch_index):
+    """The name a machine was launched for, from its reservation's fleet name tags, or None."""
+    names = []
+    for index in range(1, _MAX_TAGS + 1):
+        chunk = tags.get(FLEET_NAMES_TAG + ("" if index == 1 else ":%d" % index))
+        if chunk is None:
+            break
+        names.extend(chunk.split())
+    try:
+        return names[int(launch_index)]
+    except (IndexError, TypeError, ValueError):
+        return None
 
 
 def _filters(filters):
@@ -249,7 +280,8 @@ class Ec2Provider(Provider):
             timings["launched_at"] = launched
         return Machine(
             cloud=self.cloud.name,
-            name=tags.get(NAME_TAG) or tags.get("Name") or instance_id,
+            name=tags.get(NAME_TAG) or launch_name(tags, _text(item, "amiLaunchIndex")) or tags.get("Name")
+            or instance_id,
             id=instance_id,
             state=normalise_state(_text(item, "instanceState/name")),
             image=tags.get(IMAGE_TAG),
@@ -309,12 +341,16 @@ class Ec2Provider(Provider):
         subnet_id = self._network()[1]
         group_ids = self.group_ids(list(placement.security_groups))
         # One RunInstances carries the tags all machines share; each one's name follows in CreateTags.
-        common = dict(request.tags)
+        common = dict(request.stamp().tags)
         if len(names) == 1:
             common.update({"Name": names[0], NAME_TAG: names[0]})
+        else:
+            common.update(fleet_name_tags(names))
         if len(common) + (2 if len(names) > 1 else 0) > _MAX_TAGS:
-            raise ProviderError("cloud %s: EC2 allows %d tags per machine, asked for %d"
-                                % (self.cloud.name, _MAX_TAGS, len(common) + 2), cloud=self.cloud.name)
+            raise ProviderError("cloud %s: EC2 allows %d tags per machine, asked for %d (a fleet of %d names takes "
+                                "%d of them); create it in smaller fleets"
+                                % (self.cloud.name, _MAX_TAGS, len(common) + 2, len(names),
+                                   len(fleet_name_tags(names)) if len(names) > 1 else 0), cloud=self.cloud.name)
         params = {"Action": "RunInstances", "ImageId": placement.image_id, "InstanceType": placement.flavor,
                   "MinCount": str(len(names)), "MaxCount": str(len(names)),
                   "ClientToken": client_token(self.cloud.name, request),

@@ -342,6 +342,7 @@ class ExoscaleProvider(Provider):
                                     % (self.cloud.name, name), cloud=self.cloud.name)
             return instance_id
 
+        request.stamp()
         ids, errors = map_calls(create_one, names, self.parallel)
         if errors:
             created = [names[i] for i in sorted(ids)]

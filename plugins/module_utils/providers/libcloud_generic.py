@@ -215,6 +215,7 @@ class LibcloudProvider(Provider):
                 raise self._unsupported("install an SSH public key at creation")
             kwargs["auth"] = NodeAuthSSHKey(request.public_key.with_comment())
         machines = []
+        request.stamp()
         for name in request.names:
             node = self._create_one(name, size, image, request.tags_for(name), kwargs)
             machine = self._machine(node)

@@ -87,6 +87,7 @@ class LocalProvider(Provider):
             raise ProviderError("local machines need an SSH public key (ssh_public_key or ssh_public_key_file)",
                                 cloud=self.cloud.name, option="ssh_public_key")
         flavor = self.flavor(placement.flavor)
+        request.stamp()
         records = self.machines.create(
             self.definition, request.names, flavor.name, float(flavor.cpu), float(flavor.ram_gb),
             request.public_key.line, login_user=placement.login_user or "root", tags=request.tags,

@@ -18,6 +18,7 @@ import string
 import subprocess
 import sys
 import tempfile
+import time
 
 import pytest
 import yaml
@@ -79,8 +80,8 @@ class Ansible:
         self.catalog_layers = list(catalog_layers)
         self.environ = dict(environ)
 
-    def playbook(self, tasks, check=False, diff=False, verbosity=0, json_output=True, env=None,
-                 timeout=900):
+    def _command(self, tasks, check=False, diff=False, verbosity=0, json_output=True, env=None):
+        """(argv, environment) of one ansible-playbook run of ``tasks`` on localhost."""
         play = [{
             "name": "slipway integration",
             "hosts": "localhost",
@@ -107,8 +108,10 @@ class Ansible:
         for key, value in (env or {}).items():
             if value is None:
                 environ.pop(key, None)
-        process = subprocess.run(ansible_command("ansible-playbook", *args), env=environ, cwd=self.workdir,
-                                 capture_output=True, text=True, timeout=timeout, check=False)
+        return ansible_command("ansible-playbook", *args), environ
+
+    @staticmethod
+    def _result(process, json_output=True):
         tasks = []
         if json_output:
             # With -v the json callback's document follows a few plain lines.
@@ -122,6 +125,49 @@ class Ansible:
                 for task in play_data.get("tasks", []):
                     tasks.append((task["task"]["name"], task["hosts"].get("localhost", {})))
         return PlayResult(process, tasks)
+
+    def playbook(self, tasks, check=False, diff=False, verbosity=0, json_output=True, env=None,
+                 timeout=900):
+        argv, environ = self._command(tasks, check, diff, verbosity, json_output, env)
+        process = subprocess.run(argv, env=environ, cwd=self.workdir, capture_output=True, text=True,
+                                 timeout=timeout, check=False)
+        return self._result(process, json_output)
+
+    def playbooks_at_once(self, task_lists, timeout=900):
+        """One ansible-playbook per task list, all started together: each first says it is ready, then waits
+        at a barrier until every one is, so that their tasks really race. Returns their PlayResults.
+
+        The barrier tasks are the first two of each run (results[i].tasks[2:] are the caller's).
+        """
+        barrier = os.path.join(self.workdir, "barrier-%d" % os.getpid())
+        ready = [os.path.join(self.workdir, "ready-%d-%d" % (os.getpid(), i)) for i in range(len(task_lists))]
+        processes = []
+        try:
+            for index, tasks in enumerate(task_lists):
+                gate = [{"name": "ready", "ansible.builtin.file": {"path": ready[index], "state": "touch",
+                                                                    "mode": "0600"}},
+                        {"name": "barrier", "ansible.builtin.wait_for": {"path": barrier, "timeout": 300}}]
+                argv, environ = self._command(gate + list(tasks))
+                processes.append(subprocess.Popen(argv, env=environ, cwd=self.workdir, stdout=subprocess.PIPE,
+                                                  stderr=subprocess.PIPE, text=True))
+            deadline = time.monotonic() + 300
+            while not all(os.path.exists(path) for path in ready):
+                if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
+                    raise AssertionError("the runs did not all reach the barrier")
+                time.sleep(0.05)
+            with open(barrier, "w", encoding="utf-8"):
+                pass
+            results = []
+            for process in processes:
+                stdout, stderr = process.communicate(timeout=timeout)
+                results.append(self._result(subprocess.CompletedProcess(process.args, process.returncode,
+                                                                        stdout, stderr)))
+            return results
+        finally:
+            for process in processes:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,242 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) slipway.cloud contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Runs of the same task at once converge: exactly the machines asked for, and every run succeeds.
+
+As in AWX (concurrent jobs of one template, workflow branches, a retry while the first attempt runs):
+whole ansible-playbook processes started together behind a barrier, so that their creates really race,
+on the EC2 API server (moto), the Exoscale test server and a local cloud. What is on each cloud is read
+independently of slipway: boto3, the fake's own state, the local cloud's records.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import threading
+
+import pytest
+
+from module_helpers import LOCAL_A, PUBLIC_KEY, Ansible, ec2_client, instance_task, live_instances, shipped_catalog
+
+NAMES = ["c-1", "c-2", "c-3", "c-4"]
+
+
+class Family:
+    """One cloud family under test: how to run tasks there and how to see what is really on it."""
+
+    def __init__(self, ansible, cloud, image, live, whole):
+        self.ansible = ansible
+        self.cloud = cloud
+        self.image = image
+        self.live = live              # deployment -> {name: number of live machines}
+        self.whole = whole            # deployment -> [problems of machines missing a group or key]
+
+    def task(self, **kwargs):
+        args = dict(image=self.image, cloud=self.cloud, deployment="race", wait="running", ssh_public_key=PUBLIC_KEY)
+        args.update(kwargs)
+        return instance_task(**args)
+
+
+# -- the families ----------------------------------------------------------------------------------
+
+@pytest.fixture
+def ec2(ansible_moto, moto):
+    client = ec2_client(moto)
+
+    def whole(deployment):
+        problems = []
+        for reservation in client.describe_instances(Filters=[
+                {"Name": "tag:slipway:deployment", "Values": [deployment]},
+                {"Name": "instance-state-name", "Values": ["pending", "running"]}])["Reservations"]:
+            for item in reservation["Instances"]:
+                if [g["GroupName"] for g in item["SecurityGroups"]] != ["slipway_managed"] or not item.get("KeyName"):
+                    problems.append(item["InstanceId"])
+        return problems
+
+    def live(deployment):
+        return {name: len(states) for name, states in live_instances(moto, "moto-a", deployment).items()}
+
+    return Family(ansible_moto, "moto-a", "trusty", live, whole)
+
+
+EXO_CLOUD = """\
+clouds:
+  exo-race:
+    description: the Exoscale test server
+    provider: exoscale
+    region: ch-gva-2
+    endpoint: %s
+    credentials: {key: SLIPWAY_TEST_EXO_KEY, secret: SLIPWAY_TEST_EXO_SECRET}
+    options: {poll_interval: 0.01, retry_base_delay: 0.01, retry_max_delay: 0.05, ssh_probe: false}
+    flavors:
+      Tiny: {cpu: 1, ram_gb: 1}
+images:
+  exo-debian:
+    description: Debian 12 on the Exoscale test server
+    login_user: debian
+    size: {cpu: 1, ram_gb: 1}
+    clouds:
+      exo-race: {image_lookup: {name: "Linux Debian 12 (Bookworm) 64-bit"}}
+"""
+
+
+@pytest.fixture
+def exoscale(tmp_path):
+    from support.exoscale_server import DEFAULT_KEY, DEFAULT_SECRET, ExoscaleFake
+    from ansible_collections.slipway.cloud.plugins.module_utils.providers.exoscale_api import decode_labels
+
+    server = ExoscaleFake(op_polls=1, settle_reads=1).start()
+    try:
+        layer = tmp_path / "exo-race.yml"
+        layer.write_text(EXO_CLOUD % server.url)
+        ansible = Ansible(str(tmp_path), [shipped_catalog(), str(layer)],
+                          {"SLIPWAY_TEST_EXO_KEY": DEFAULT_KEY, "SLIPWAY_TEST_EXO_SECRET": DEFAULT_SECRET})
+
+        def instances(deployment):
+            with server.lock:
+                return [i for i in server.state.instances.values()
+                        if decode_labels(i["labels"]).get("slipway:deployment") == deployment]
+
+        def live(deployment):
+            counts = {}
+            for item in instances(deployment):
+                name = decode_labels(item["labels"]).get("slipway:name")
+                counts[name] = counts.get(name, 0) + 1
+            return counts
+
+        def whole(deployment):
+            managed = [g["id"] for g in server.state.security_groups.values() if g["name"] == "slipway_managed"]
+            return [i["id"] for i in instances(deployment) if i["groups"] != managed or len(i["keys"]) != 1]
+
+        yield Family(ansible, "exo-race", "exo-debian", live, whole)
+        assert server.violations == [], "requests the OpenAPI document does not allow: %s" % server.violations
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def local(ansible_local, local_pair):
+    from module_helpers import local_provider
+
+    provider = local_provider(local_pair, LOCAL_A)
+
+    def records(deployment):
+        return [r for r in provider.state.machines(LOCAL_A)
+                if (r.get("tags") or {}).get("slipway:deployment") == deployment]
+
+    def live(deployment):
+        counts = {}
+        for record in records(deployment):
+            counts[record["name"]] = counts.get(record["name"], 0) + 1
+        return counts
+
+    def whole(deployment):
+        return [r["id"] for r in records(deployment)
+                if r.get("security_groups") != ["slipway_managed"] or not r.get("ssh_public_key")]
+
+    family = Family(ansible_local, LOCAL_A, "debian-12-it", live, whole)
+    yield family
+    ansible_local.playbook([instance_task(cloud=LOCAL_A, deployment="race", state="absent")])
+
+
+FAMILIES = ["ec2", "exoscale", "local"]
+
+
+@pytest.fixture(params=FAMILIES)
+def family(request):
+    return request.getfixturevalue(request.param)
+
+
+def instance_results(runs):
+    return [run.named("instance") for run in runs]
+
+
+# -- the races ---------------------------------------------------------------------------------------
+
+def test_four_runs_of_one_task_make_each_machine_once(family):
+    runs = family.ansible.playbooks_at_once([[family.task(names=NAMES)] for dummy in range(4)])
+    assert all(run.ok for run in runs), runs
+    assert family.live("race") == {name: 1 for name in NAMES}
+    assert family.whole("race") == []
+    results = instance_results(runs)
+    # Every run reports the survivors, whichever run made them: the same machine per name.
+    reported = [sorted((i["name"], i["id"]) for i in result["instances"]) for result in results]
+    assert all(r == reported[0] for r in reported), [(r, result["clouds"][family.cloud]) for r, result in
+                                                     zip(reported, results)]
+    outcomes = [result["clouds"][family.cloud] for result in results]
+    # Each survivor is credited to the one run that made it; the others say another run made it.
+    assert sorted(n for o in outcomes for n in o["done"]["create"]) == NAMES, outcomes
+    assert all(sorted(o["done"]["create"] + o["adopted"]) == sorted(o["planned"]["create"]) for o in outcomes), \
+        outcomes
+    # What the survivor rule removed is none of the survivors.
+    removed = {d["id"] for o in outcomes for d in o["duplicates_removed"]}
+    assert not removed & {machine_id for dummy, machine_id in reported[0]}
+    fifth = family.ansible.playbook([family.task(names=NAMES)])
+    assert fifth.ok and fifth.result()["changed"] is False, fifth
+    assert family.live("race") == {name: 1 for name in NAMES}
+
+
+def test_two_exact_runs_of_other_sizes_end_with_one_of_the_fleets(family):
+    small, large = NAMES[:2], NAMES
+    runs = family.ansible.playbooks_at_once([[family.task(names=small, exact=True)],
+                                             [family.task(names=large, exact=True)]])
+    assert all(run.ok for run in runs), runs
+    assert family.live("race") in ({n: 1 for n in small}, {n: 1 for n in large})
+    assert family.whole("race") == []
+
+
+def test_a_create_racing_an_absent_leaves_whole_machines_or_none(family):
+    runs = family.ansible.playbooks_at_once([[family.task(names=NAMES)],
+                                             [instance_task(cloud=family.cloud, deployment="race", state="absent")]])
+    assert all(run.ok for run in runs), runs
+    live = family.live("race")
+    assert set(live) <= set(NAMES) and all(count == 1 for count in live.values()), live
+    assert family.whole("race") == []
+
+
+def test_security_group_ensured_by_runs_at_once_is_one_group_with_each_rule_once(family):
+    rules = [{"proto": "tcp", "ports": [80, 443], "source": "0.0.0.0/0"}, {"proto": "icmp", "source": "0.0.0.0/0"}]
+    task = {"name": "group", "slipway.cloud.security_group": {"name": "race-web", "cloud": family.cloud,
+                                                               "rules": rules}, "ignore_errors": True}
+    runs = family.ansible.playbooks_at_once([[task] for dummy in range(3)])
+    assert all(run.ok for run in runs), runs
+    again = family.ansible.playbook([dict(task, **{"slipway.cloud.security_group": dict(
+        task["slipway.cloud.security_group"])})])
+    assert again.ok and again.result()["changed"] is False, again
+    listed = family.ansible.playbook([{"name": "groups", "slipway.cloud.security_group": {
+        "name": "race-web", "cloud": family.cloud, "state": "absent"}}])
+    assert listed.ok and len(listed.result()["clouds"][family.cloud]["before"]) == 3, listed
+
+
+# -- without the survivor rule ------------------------------------------------------------------------
+
+def test_without_the_survivor_rule_the_ec2_race_does_make_duplicates(ec2, moto):
+    """The rule is what makes the runs above converge: the same race through the launch primitive alone
+    (what every run did before the rule) leaves several machines of one name."""
+    import dataclasses
+    import uuid
+
+    from ansible_collections.slipway.cloud.plugins.module_utils.catalog import load_catalog
+    from ansible_collections.slipway.cloud.plugins.module_utils.model import DEPLOYMENT_TAG, MANAGED_TAG, REQUEST_TAG
+    from ansible_collections.slipway.cloud.plugins.module_utils.providers.base import LaunchRequest, get_provider
+
+    catalog = load_catalog(ec2.ansible.catalog_layers)
+    placement = catalog.resolve("trusty", "moto-a")
+    placement = dataclasses.replace(placement, security_groups=())
+    barrier = threading.Barrier(3)
+
+    def one_run():
+        provider = get_provider(catalog.cloud("moto-a"), ec2.ansible.environ)
+        listing = {m.name for m in provider.list_machines()}
+        barrier.wait()
+        token = uuid.uuid4().hex
+        tags = {MANAGED_TAG: "true", DEPLOYMENT_TAG: "bare", REQUEST_TAG: token}
+        provider.launch(LaunchRequest(placement, [n for n in NAMES[:2] if n not in listing], None, tags, token))
+
+    threads = [threading.Thread(target=one_run) for dummy in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert ec2.live("bare") == {"c-1": 3, "c-2": 3}
