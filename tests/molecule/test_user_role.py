@@ -214,8 +214,10 @@ def scratch_role(directory, platforms, catalog_layer):
 
 
 def molecule(role, *args):
-    environ = ansible_env(ANSIBLE_STDOUT_CALLBACK="default")
-    environ.pop("MOLECULE_EPHEMERAL_DIRECTORY", None)
+    # molecule's own default (~/.ansible/tmp/molecule.<hash of the role's name>.<scenario>) is shared by
+    # every checkout of a role of that name on the host
+    environ = ansible_env(ANSIBLE_STDOUT_CALLBACK="default",
+                          MOLECULE_EPHEMERAL_DIRECTORY=os.path.join(os.path.dirname(role), "molecule-run"))
     return subprocess.run(ansible_command("molecule", *args), cwd=role, env=environ, capture_output=True,
                           text=True, timeout=1800, check=False)
 
@@ -223,7 +225,9 @@ def molecule(role, *args):
 PLATFORMS = {
     "one-platform": [{"name": "greet-1", "cloud": "mol-a", "image": "debian-12-mol"}],
     "two-clouds": [{"name": "greet-a", "cloud": "mol-a", "image": "debian-12-mol"},
-                   {"name": "greet-b", "cloud": "mol-b", "image": "debian-12-mol", "size": {"cpu": 1, "ram_gb": 1}}],
+                   {"name": "greet-b", "cloud": "mol-b", "image": "debian-12-mol", "size": {"cpu": 1, "ram_gb": 1},
+                    # what a cloud that returns no host keys needs: the keys seen at first contact
+                    "host_keys": "scan"}],
 }
 
 
@@ -243,3 +247,17 @@ def test_molecule_test_of_a_scratch_role(scratch_clouds, tmp_path, platforms):
     assert "%s set up under %s" % (", ".join(clouds), scratch_clouds.root) in output, output[-8000:]
     assert "%s torn down under %s" % (", ".join(clouds), scratch_clouds.root) in output, output[-8000:]
     assert scratch_clouds.leftovers() == []
+
+
+@pytest.mark.parametrize("platform, words", [
+    ({"name": "bad-1", "cloud": "mol-a", "flavour": "Tiny"},
+     "molecule.yml platform bad-1: unknown key flavour; valid keys: name, cloud, image, size, security_groups"),
+    ({"name": "bad-2", "cloud": "mol-a", "host_keys": "trust"}, "molecule.yml platform bad-2: host_keys is trust, valid: returned, scan"),
+    ({"name": "bad-3", "cloud": "mol-a", "image": "ubuntu-24.04"}, "image 'ubuntu-24.04' has no image_id or image_lookup for cloud mol-a"),
+])
+def test_a_bad_platform_fails_before_anything_is_made(scratch_clouds, tmp_path, platform, words):
+    role = scratch_role(str(tmp_path), [platform], scratch_clouds.layer)
+    run = molecule(role, "create")
+    output = run.stdout + run.stderr
+    assert run.returncode != 0 and words in output, output[-6000:]
+    assert scratch_clouds.leftovers() == [] and not os.path.isdir(os.path.join(scratch_clouds.root, "clouds"))
