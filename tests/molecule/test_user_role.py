@@ -173,6 +173,7 @@ def write(path, text):
 
 def scratch_role(directory, platforms, catalog_layer):
     """`ansible-galaxy role init greeting` in ``directory``, its tasks, and a molecule scenario for it."""
+    os.makedirs(directory, exist_ok=True)
     subprocess.run(ansible_command("ansible-galaxy", "role", "init", "--init-path", directory, "greeting"),
                    env=ansible_env(), check=True, capture_output=True, text=True, timeout=120)
     role = os.path.join(directory, "greeting")
@@ -213,11 +214,11 @@ def scratch_role(directory, platforms, catalog_layer):
     return role
 
 
-def molecule(role, *args):
+def molecule(role, *args, **env):
     # molecule's own default (~/.ansible/tmp/molecule.<hash of the role's name>.<scenario>) is shared by
     # every checkout of a role of that name on the host
     environ = ansible_env(ANSIBLE_STDOUT_CALLBACK="default",
-                          MOLECULE_EPHEMERAL_DIRECTORY=os.path.join(os.path.dirname(role), "molecule-run"))
+                          MOLECULE_EPHEMERAL_DIRECTORY=os.path.join(os.path.dirname(role), "molecule-run"), **env)
     return subprocess.run(ansible_command("molecule", *args), cwd=role, env=environ, capture_output=True,
                           text=True, timeout=1800, check=False)
 
@@ -251,7 +252,7 @@ def test_molecule_test_of_a_scratch_role(scratch_clouds, tmp_path, platforms):
 
 @pytest.mark.parametrize("platform, words", [
     ({"name": "bad-1", "cloud": "mol-a", "flavour": "Tiny"},
-     "molecule.yml platform bad-1: unknown key flavour; valid keys: name, cloud, image, size, security_groups"),
+     "molecule.yml platform bad-1: unknown key flavour; valid keys: name, cloud, image, size, security_groups, host_keys, wait"),
     ({"name": "bad-2", "cloud": "mol-a", "host_keys": "trust"}, "molecule.yml platform bad-2: host_keys is trust, valid: returned, scan"),
     ({"name": "bad-3", "cloud": "mol-a", "image": "ubuntu-24.04"}, "image 'ubuntu-24.04' has no image_id or image_lookup for cloud mol-a"),
 ])
@@ -261,3 +262,57 @@ def test_a_bad_platform_fails_before_anything_is_made(scratch_clouds, tmp_path, 
     output = run.stdout + run.stderr
     assert run.returncode != 0 and words in output, output[-6000:]
     assert scratch_clouds.leftovers() == [] and not os.path.isdir(os.path.join(scratch_clouds.root, "clouds"))
+
+
+@pytest.fixture
+def moto_layer(tmp_path):
+    """A catalog layer with the EC2 cloud moto-a on a moto server of this test, and its credentials."""
+    import string
+
+    from support.moto_server import MotoServer
+
+    server = MotoServer(mode="process").start()
+    try:
+        template = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "integration", "modules", "catalog", "moto.yml")
+        with open(template, encoding="utf-8") as handle:
+            text = string.Template(handle.read()).substitute(moto_url=server.url)
+        path = str(tmp_path / "moto.yml")
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        yield server, path
+    finally:
+        server.stop()
+
+
+def test_another_cloud_without_host_keys_fails_clearly_and_destroy_cleans_up(moto_layer, tmp_path):
+    """On an EC2 cloud (moto) nothing local is set up; the machine comes back without host keys, so create
+    stops with a message naming it, and destroy still finds and removes it by the scenario's deployment."""
+    import boto3
+
+    server, layer = moto_layer
+    credentials = {"AWS_ACCESS_KEY_ID": "AKIASLIPWAYMOLECULE1", "AWS_SECRET_ACCESS_KEY": "slipway-molecule-secret"}
+    role = scratch_role(str(tmp_path / "work"), [{"name": "ec2-box", "cloud": "moto-a", "image": "trusty",
+                                                          # moto's addresses are made up: its catalog entry
+                                                          # turns the SSH probe off
+                                                          "wait": "running"}], layer)
+    client = boto3.client("ec2", region_name="us-east-1", endpoint_url=server.url,
+                          aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+                          aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"])
+
+    def live():
+        reservations = client.describe_instances(Filters=[
+            {"Name": "tag:slipway:name", "Values": ["ec2-box"]},
+            {"Name": "instance-state-name", "Values": ["pending", "running"]}])["Reservations"]
+        return [i["InstanceId"] for r in reservations for i in r["Instances"]]
+
+    created = molecule(role, "create", **credentials)
+    output = created.stdout + created.stderr
+    assert created.returncode != 0, output[-6000:]
+    assert "ec2-box on moto-a came back without SSH host keys" in output and "host_keys: scan" in output, output[-6000:]
+    assert "slipway.cloud.local_cloud" not in output          # no local cloud was touched
+    assert len(live()) == 1
+
+    destroyed = molecule(role, "destroy", **credentials)
+    assert destroyed.returncode == 0, (destroyed.stdout + destroyed.stderr)[-6000:]
+    assert live() == []
