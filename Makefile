@@ -211,4 +211,4 @@ clean:
 	rm -rf $(BUILD) tests/output .pytest_cache .hypothesis
 
 distclean: clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(MATRIX_CACHE)
