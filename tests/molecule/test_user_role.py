@@ -261,7 +261,7 @@ def test_molecule_test_of_a_scratch_role(scratch_clouds, tmp_path, platforms):
      "molecule.yml platform bad-2: host_keys is trust, valid: returned, scan"),
     ({"name": "bad-3", "cloud": "mol-a", "image": "ubuntu-24.04"},
      "image 'ubuntu-24.04' has no image_id or image_lookup for cloud mol-a"),
-])
+], ids=["unknown-key", "bad-host-keys", "unknown-image"])
 def test_a_bad_platform_fails_before_anything_is_made(scratch_clouds, tmp_path, platform, words):
     role = scratch_role(str(tmp_path), [platform], scratch_clouds.layer)
     run = molecule(role, "create")
