@@ -71,7 +71,8 @@ options:
     type: path
   images:
     description:
-      - Where the base image is cached. Defaults to E(SLIPWAY_LOCAL_IMAGES), else C(<root>/images).
+      - Where the base image is cached. Defaults to the clouds' C(images) option, else E(SLIPWAY_LOCAL_IMAGES),
+        else C(<root>/images).
     type: path
   apt_proxy_port:
     description:
@@ -173,17 +174,25 @@ def _definitions(module, state):
             for n in names]
 
 
-def _catalog_root(module):
+def _catalog_paths(module):
+    """(root, images) the catalog's local clouds name in their options, when they agree; else (None, None).
+
+    Only the clouds this run handles count (O(clouds), else every local cloud of the catalog): another
+    local cloud of the catalog may live in a state root of its own.
+    """
     if module.params["root"] or module.params["cloud_definitions"]:
-        return module.params["root"]
+        return module.params["root"], None
     try:
         catalog = module.load_catalog()
     except CatalogError:
         if module.params["state"] == "absent":
-            return None
+            return None, None
         raise
-    roots = set(c.option("root") for c in catalog.clouds.values() if c.provider == "local" and c.option("root"))
-    return roots.pop() if len(roots) == 1 else None
+    wanted = module.params["clouds"]
+    local = [c for name, c in catalog.clouds.items() if c.provider == "local" and (not wanted or name in wanted)]
+    roots = set(c.option("root") for c in local if c.option("root"))
+    images = set(c.option("images") for c in local if c.option("images"))
+    return (roots.pop() if len(roots) == 1 else None), (images.pop() if len(images) == 1 else None)
 
 
 def main(module):
@@ -193,8 +202,9 @@ def main(module):
     )
 
     started = time.time()
-    root = resolve_root(_catalog_root(module))
-    state = StateRoot(root, resolve_images(root, module.params["images"]))
+    catalog_root, catalog_images = _catalog_paths(module)
+    root = resolve_root(catalog_root)
+    state = StateRoot(root, resolve_images(root, module.params["images"] or catalog_images))
     before = sorted(state.clouds())
     if module.params["state"] == "present":
         definitions = _definitions(module, state)

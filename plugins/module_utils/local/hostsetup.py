@@ -352,8 +352,9 @@ def require_cloud(state, definition):
     if "%s/%d" % (recorded["gateway"], recorded["prefixlen"]) not in host.bridge_address(recorded["bridge"]):
         raise not_set_up("bridge %s is missing or has no %s" % (recorded["bridge"], recorded["gateway"]),
                          definition["name"])
-    if not lxcfs_ready():
-        raise not_set_up("lxcfs is not mounted on %s" % LXCFS_DIR, definition["name"])
+    # lxcfs is one per host, shared by every state root: another root's teardown stops it when no machine
+    # runs at that moment, also between this cloud's set-up and its first machine. Bring it back.
+    ensure_lxcfs(state)
     if not proxy_alive(state):
         raise not_set_up("its apt proxy is not running", definition["name"])
     image.require_image(state.images)
