@@ -349,13 +349,10 @@ def _converge_round(catalog, request, cloud, placement, provider, outcome, deadl
         waited = provider.wait_machines(waiting, "ssh" if request.wait == "ssh" else "running", remaining)
         for machine in (waited if isinstance(waited, list) else waiting):
             records[machine.name] = machine
-    settling = isinstance(created, CreatedMachines) and getattr(provider, "survivor_rule", False)
-    fresh = None
-    if settling:
-        # The survivor rule (runs of this task at once each made some of these names): one listing, after
-        # the waits, so that another run's create of the same moment is listed too.
-        fresh = [m for m in provider.list_machines() if not is_gone(m)]
-        provider.settle_names(created, request.deployment, fresh)
+    if isinstance(created, CreatedMachines) and getattr(provider, "survivor_rule", False):
+        # The survivor rule once more, after the waits: another run's create of the same moment may only
+        # be listed now.
+        provider.settle_names(created, request.deployment)
         _note_create(outcome, created, settled=True)
         late = [m for m in created if records.get(m.name) is not None and records[m.name].id != m.id]
         for machine in created:
@@ -363,18 +360,15 @@ def _converge_round(catalog, request, cloud, placement, provider, outcome, deadl
         if late and request.wait:
             provider.wait_machines(late, "ssh" if request.wait == "ssh" else "running",
                                    max(deadline - time.time(), 1.0))
-        if late or created.duplicates_removed:
-            fresh = None
+    fresh = None
     to_stop = list(plan.stop)
     if plan.stop_after_create:
         to_stop += [records[n] for n in plan.create]
     if to_stop:
         provider.stop_machines(to_stop)
         outcome.done["stop"] += [m.name for m in to_stop]
-        fresh = None                  # listed before the stops
     made = set(plan.create)
-    if fresh is None and (request.exact or plan.start or to_stop
-                          or any(records[n].address is None for n in made if n in records)):
+    if request.exact or plan.start or to_stop or any(records[n].address is None for n in made if n in records):
         fresh = [m for m in provider.list_machines() if not is_gone(m)]
     if request.exact:
         # Another exact run of this deployment may have added machines since the listing above.

@@ -239,6 +239,12 @@ class Provider:
         """Primitive."""
         raise NotImplementedError
 
+    def name_candidates(self, names, deployment):
+        """Primitive with a default: the live machines that may share one of ``names`` in ``deployment``
+        (the survivor rule's look). The default lists every managed machine; a family with a cheaper query
+        for "which names have more than one machine" returns just those machines."""
+        return [m for m in self.list_machines() if m.name in names and m.deployment == deployment]
+
     def machines_ready(self, machines):
         """Hook called once a wait succeeded (a family that keeps timings itself records them)."""
 
@@ -298,7 +304,7 @@ class Provider:
         created.adopted.extend(m.name for m in created if created.made_elsewhere(m))
         return self.settle_names(created, common.get(DEPLOYMENT_TAG))
 
-    def settle_names(self, created, deployment, listing=None):
+    def settle_names(self, created, deployment):
         """One machine per name in the deployment, whichever run made it (the survivor rule).
 
         Runs of the same task at once (AWX jobs, two operators) each create the names they did not see.
@@ -306,14 +312,14 @@ class Provider:
         create asked first); the others are removed, whichever run made them. ``created``
         (CreatedMachines, one per name) is updated in place and returned: a name whose survivor another
         run made is ``adopted``. ``create_machines`` settles right after creating; the engine settles
-        again when its waits are over, from the listing it makes then anyway (``listing``), for another
-        run's create of the same moment that was not listed yet.
+        again when its waits are over, for another run's create of the same moment that was not listed yet.
+        The look is the family's ``name_candidates``.
         """
         if not self.survivor_rule or not created:
             return created
         held = {m.id for m in created}
         by_name = {m.name: [m] for m in created}
-        for machine in (self.list_machines() if listing is None else listing):
+        for machine in self.name_candidates(list(by_name), deployment):
             if (machine.name in by_name and machine.id not in held and machine.deployment == deployment
                     and normalise_state(machine.state) not in ("terminated", "unknown")):
                 by_name[machine.name].append(machine)

@@ -317,6 +317,23 @@ class Ec2Provider(Provider):
                                          filters={"tag-key": MANAGED_TAG, "instance-state-name": _LIVE_STATES})
         return self._to_machines(items)
 
+    def name_candidates(self, names, deployment):
+        """One DescribeTags of the names (a few bytes per machine, where a listing describes each one
+        whole); only names that more than one machine carries are then described."""
+        holders = {}
+        wanted = sorted(set(names))
+        for start in range(0, len(wanted), _BATCH):
+            params = dict(Action="DescribeTags", **_filters({"resource-type": "instance", "key": NAME_TAG,
+                                                             "value": wanted[start:start + _BATCH]}))
+            for item in self._pages("look for machines of the same names", params, "tagSet/item"):
+                holders.setdefault(_text(item, "value"), []).append(_text(item, "resourceId"))
+        shared = sorted({i for ids in holders.values() if len(ids) > 1 for i in ids})
+        if not shared:
+            return []
+        items = self._describe_instances("describe machines of the same names", ids=shared)
+        return [m for m in self._to_machines(items)
+                if m.deployment == deployment and m.state not in ("terminated", "unknown")]
+
     def ensure_key_pair(self, public_key):
         """Import ``public_key`` (a PublicKey, or its text) once under its pair name; return the name."""
         public_key = as_public_key(public_key)
