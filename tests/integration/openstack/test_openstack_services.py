@@ -257,8 +257,8 @@ def test_the_fault_proxy_injects_about_the_share_asked_and_nothing_when_off(open
     public = openstack_cloud.proxy.routes[("keystone", "public")]
     internal = openstack_cloud.proxy.routes[("keystone", "internal")]
     openstack_faults(rate=0.3, seed=11)
-    answers = [_get(public, "/v3") for _ in range(300)]
-    inside = [_get(internal, "/v3") for _ in range(50)]
+    answers = [_get(public, "/v3") for _attempt in range(300)]
+    inside = [_get(internal, "/v3") for _attempt in range(50)]
     counters = openstack_faults.counters()
     failed = len([answer for answer in answers if answer != 200])
     assert 0.2 <= failed / len(answers) <= 0.4
@@ -270,7 +270,7 @@ def test_the_fault_proxy_injects_about_the_share_asked_and_nothing_when_off(open
     assert counters["requests"]["keystone/public"] == 300
 
     openstack_faults.off()
-    assert {_get(public, "/v3") for _ in range(50)} == {200}
+    assert {_get(public, "/v3") for _attempt in range(50)} == {200}
     assert sum(openstack_faults.counters()["injected"].values()) == failed
 
 
@@ -365,6 +365,37 @@ def test_stale_cloud_directories_of_dead_sessions_are_removed():
         assert sorted(os.listdir(base)) == sorted(os.path.basename(p) for p in (alive, foreign))
     finally:
         subprocess.run(["rm", "-rf", base], check=True)
+
+
+_IMMEDIATE_CHECK = """
+import sqlite3, sys
+from service_side import sqlite_locking
+sqlite_locking.install()
+from oslo_db.sqlalchemy import engines
+engine = engines.create_engine("sqlite:///" + sys.argv[1])
+with engine.connect() as connection:
+    connection.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+    connection.commit()
+    other = sqlite3.connect(sys.argv[1], timeout=0, isolation_level=None)
+    for attempt in range(2):
+        with connection.begin():
+            connection.exec_driver_sql("SELECT * FROM t").fetchall()     # a read only, yet the write lock is held
+            try:
+                other.execute("BEGIN IMMEDIATE")
+                sys.exit("transaction %d did not begin IMMEDIATE" % attempt)
+            except sqlite3.OperationalError as error:
+                assert "locked" in str(error), error
+print(other.execute("PRAGMA journal_mode").fetchone()[0])
+"""
+
+
+def test_the_services_sqlite_transactions_take_the_write_lock_up_front(openstack_cloud, tmp_path):
+    """What lets a fleet build at once: oslo.db's engines, in the services' venv, BEGIN IMMEDIATE (and WAL)."""
+    env = dict(os.environ, PYTHONPATH=openstack_cloud.layout.pylib)
+    result = subprocess.run([openstack_cloud.venv.python, "-c", _IMMEDIATE_CHECK, str(tmp_path / "check.db")], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=120,
+                            check=False)
+    assert (result.returncode, result.stdout.strip().splitlines()[-1:]) == (0, ["wal"]), result.stdout
 
 
 def test_a_service_that_cannot_start_fails_with_its_log_tail(tmp_path):

@@ -65,7 +65,7 @@ def render(layout, values):
             text = template.substitute(values)
         except KeyError as missing:
             raise ValueError("templates/%s uses ${%s}, which the harness does not set (it sets: %s)"
-                           % (name, missing.args[0], ", ".join(sorted(values))))
+                             % (name, missing.args[0], ", ".join(sorted(values))))
         path = layout.config(name)
         with open(path, "w") as handle:
             handle.write(text)

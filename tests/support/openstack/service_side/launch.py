@@ -20,7 +20,7 @@ import sys
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
-from service_side import fake_host, lifeline, sqlite_locking  # noqa: F401  (sqlite_locking: listeners on import)
+from service_side import fake_host, lifeline, sqlite_locking
 
 
 class _Server(ThreadingMixIn, WSGIServer):
@@ -106,6 +106,7 @@ def main(argv=None):
     parser.add_argument("--fd", type=int, required=True, help="descriptor of the listening socket")
     args = parser.parse_args(argv)
     lifeline.watch()
+    sqlite_locking.install()
     # The services parse sys.argv themselves (oslo.config): leave them nothing of ours.
     sys.argv = sys.argv[:1]
     app = APPS[args.kind]()

@@ -9,7 +9,7 @@ without waiting: a fleet created at once fails some of its servers. Starting eve
 with BEGIN IMMEDIATE takes the write lock up front, so transactions queue instead, and
 busy_timeout lets them wait for it; WAL lets readers outside a transaction go on meanwhile.
 
-Import this module before any engine is created (the launcher does).
+Call ``install()`` before any engine is created (the launcher does).
 """
 
 import sqlite3
@@ -23,14 +23,19 @@ BUSY_TIMEOUT_MS = 60000
 _MARKER = "in_transaction"
 
 
-@sqlalchemy.event.listens_for(Engine, "connect")
+def install():
+    """Listen on every sqlite Engine this process will create."""
+    for event, listener in (("connect", _on_connect), ("begin", _on_begin), ("commit", _on_end), ("rollback", _on_end)):
+        if not sqlalchemy.event.contains(Engine, event, listener):
+            sqlalchemy.event.listen(Engine, event, listener)
+
+
 def _on_connect(dbapi_connection, _record):
     if isinstance(dbapi_connection, sqlite3.Connection):
         dbapi_connection.execute("PRAGMA busy_timeout = %d" % BUSY_TIMEOUT_MS)
         dbapi_connection.execute("PRAGMA journal_mode = WAL")
 
 
-@sqlalchemy.event.listens_for(Engine, "begin")
 def _on_begin(connection):
     dbapi_connection = connection.connection.dbapi_connection
     # isolation_level None: pysqlite sends no BEGIN of its own (oslo.db's engines); leave
@@ -41,7 +46,5 @@ def _on_begin(connection):
         connection.info[_MARKER] = True
 
 
-@sqlalchemy.event.listens_for(Engine, "commit")
-@sqlalchemy.event.listens_for(Engine, "rollback")
 def _on_end(connection):
     connection.info.pop(_MARKER, None)
