@@ -206,19 +206,31 @@ class LoopbackCloud:
         databases["nova"].result()
         self.schemas.publish()
         self.services["nova"].start()
-        # connections made now: a token issued before the catalog was complete would lack it
-        admin, member = self.connect("admin", interface="internal"), self.connect("password", interface="internal")
-        seeding = [pool.submit(self._timed, "networks", seed.seed_networks, admin, member, self.seeded),
-                   pool.submit(self._timed, "images", seed.seed_images, admin, self.seeded,
+        seeding = [pool.submit(self._timed, "networks", self._as, ("admin", "password"), seed.seed_networks),
+                   pool.submit(self._timed, "images", self._as, ("admin",), seed.seed_images,
                                os.path.join(self.layout.data, "glance.db")),
-                   pool.submit(self._timed, "application credential", seed.seed_application_credential,
-                               member, self.seeded)]
+                   pool.submit(self._timed, "application credential", self._as, ("password",),
+                               seed.seed_application_credential)]
         self._wait_up("nova")
-        seeding.append(pool.submit(self._timed, "flavors", seed.seed_flavors, admin, self.seeded))
+        seeding.append(pool.submit(self._timed, "flavors", self._as, ("admin",), seed.seed_flavors))
         for future in seeding:
             future.result()
-        self._timed("compute host", seed.wait_for_compute_host, admin,
-                    os.path.join(self.layout.data, "nova_api.db"), SERVICE_TIMEOUT)
+        nova_api_db = os.path.join(self.layout.data, "nova_api.db")
+        self._timed("compute host", self._as, ("admin",),
+                    lambda admin, _seeded: seed.wait_for_compute_host(admin, nova_api_db, SERVICE_TIMEOUT))
+
+    def _as(self, kinds, function, *args):
+        """function(*connections, self.seeded, *args), with a connection of its own per kind.
+
+        Made now, not earlier: a token issued before the catalog was complete would lack it; and
+        one per task, since the seed's tasks run in parallel threads.
+        """
+        connections = [self.connect(kind, interface="internal") for kind in kinds]
+        try:
+            return function(*connections, self.seeded, *args)
+        finally:
+            for connection in connections:
+                connection.close()
 
     def _timed(self, what, function, *args):
         started = time.monotonic()

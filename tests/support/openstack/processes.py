@@ -133,7 +133,9 @@ class Service:
             time.sleep(0.25)
 
     def stop(self, grace=10.0):
-        if self.process is not None and self.process.returncode is None:
+        if self.process is None:
+            self.listener.close()          # never started: nobody else holds the port
+        elif self.process.returncode is None:
             _kill_group(self.process, grace)
 
 
