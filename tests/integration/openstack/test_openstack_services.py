@@ -194,7 +194,7 @@ def test_a_fleet_of_twenty_small_servers_goes_active_at_once(openstack_cloud, co
     """Twenty builds at once (one multi-create call): the host's size, the quotas and sqlite all take them."""
     started = time.monotonic()
     _server(conn, openstack_cloud.seeded, "harness-fleet", min_count=FLEET, max_count=FLEET)
-    servers = [server for server in conn.compute.servers(name="^harness-fleet")]
+    servers = list(conn.compute.servers(name="^harness-fleet"))
     try:
         assert len(servers) == FLEET
         servers = [conn.compute.wait_for_server(server, wait=SERVER_WAIT, interval=1) for server in servers]
