@@ -24,8 +24,8 @@ import tempfile
 import time
 
 from . import config, processes, seed
-from .schemas import SchemaCache
 from .proxy import FaultProxy
+from .schemas import SchemaCache
 
 ROOT_PREFIX = "slipway-openstack-"
 ADMIN_USER = "admin"
@@ -126,8 +126,8 @@ class LoopbackCloud:
 
     def env(self, kind="password"):
         """OS_* variables for ``kind``, as a shell or AWX's credential types would set them."""
-        variables = {"OS_AUTH_TYPE": "v3" + ("applicationcredential" if kind == "application_credential" else "password"),
-                     "OS_IDENTITY_API_VERSION": "3", "OS_REGION_NAME": seed.REGION, "OS_INTERFACE": "public"}
+        variables = {"OS_AUTH_TYPE": self.auth_type(kind), "OS_IDENTITY_API_VERSION": "3",
+                     "OS_REGION_NAME": seed.REGION, "OS_INTERFACE": "public"}
         variables.update({"OS_" + key.upper(): value for key, value in self.auth(kind).items()})
         return variables
 
