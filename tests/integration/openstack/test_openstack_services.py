@@ -25,7 +25,7 @@ import openstack
 import pytest
 
 from support.openstack import cloud as cloud_module
-from support.openstack import processes, seed
+from support.openstack import fixtures, install, processes, seed
 
 pytestmark = [pytest.mark.openstack,
               # openstacksdk 4.22 warns about itself: on every connection (a metrics back end nothing
@@ -408,3 +408,25 @@ def test_a_service_that_cannot_start_fails_with_its_log_tail(tmp_path):
                                 processes.listen_socket()).start()
     with pytest.raises(processes.StartError, match=r"(?s)broken: exited with status 3 while starting.*no such config"):
         service.wait_ready(30)
+
+
+def test_a_machine_without_the_services_python_skips_with_the_reason_but_ci_fails(monkeypatch):
+    monkeypatch.setenv("SLIPWAY_OPENSTACK_PYTHON", "python-not-on-this-machine")
+    monkeypatch.delenv("CI", raising=False)
+    reason = r"cannot be installed on this machine \(a reason outside slipway.cloud\): no python-not-on-this-machine"
+    with pytest.raises(pytest.skip.Exception, match=reason):
+        fixtures.services_venv()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match=r"CI must run the loopback OpenStack tests"):
+        fixtures.services_venv()
+
+
+@pytest.mark.parametrize("output, error", [
+    ("ERROR: Could not find a version that satisfies the requirement nova==99", install.InstallError),
+    ("WARNING: Retrying after connection broken by 'NewConnectionError(...)'", install.ServicesUnavailable),
+])
+def test_a_failed_install_step_is_the_projects_fault_unless_the_index_is_unreachable(tmp_path, output, error):
+    command = [sys.executable, "-c", "print(%r); raise SystemExit(1)" % output]
+    with open(str(tmp_path / "install.log"), "w") as log:
+        with pytest.raises(error, match=r"pip install failed \(exit 1; log: .*install.log\)"):
+            install._run(log, command, "pip install")  # pylint: disable=protected-access
