@@ -94,11 +94,11 @@ $(VENV_STAMP):
 get-pip: venv
 	@$(BIN)/python .ci/get_pip_standin.py --install >/dev/null
 
-# The loopback OpenStack's services (tests/support/openstack): a venv of their own made with $(PYTHON),
-# cached outside the clone by the hash of tests/support/openstack/constraints.txt (a hit costs a stat).
+# The loopback OpenStack's services (tests/support/openstack_loopback): a venv of their own made with $(PYTHON),
+# cached outside the clone by the hash of tests/support/openstack_loopback/constraints.txt (a hit costs a stat).
 # A machine that cannot install them (no package index...) gets a warning and the tests skip; CI fails.
 openstack-venv: venv
-	@cd tests && $(BIN)/python -m support.openstack --python $(PYTHON) install >/dev/null
+	@cd tests && $(BIN)/python -m support.openstack_loopback --python $(PYTHON) install >/dev/null
 
 ## ---------------------------------------------------------------- the copy
 

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) slipway.cloud contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The loopback OpenStack: the fixtures live in tests/support/openstack/fixtures.py."""
+"""The loopback OpenStack: the fixtures live in tests/support/openstack_loopback/fixtures.py."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -14,6 +14,6 @@ TESTS = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__
 if TESTS not in sys.path:
     sys.path.insert(0, TESTS)
 
-from support.openstack.fixtures import (  # noqa: E402,F401  pylint: disable=unused-import
+from support.openstack_loopback.fixtures import (  # noqa: E402,F401  pylint: disable=unused-import
     openstack_cloud, openstack_env, openstack_faults, openstack_leftovers,
 )

@@ -24,8 +24,8 @@ import keystoneauth1.exceptions
 import openstack
 import pytest
 
-from support.openstack import cloud as cloud_module
-from support.openstack import fixtures, install, processes, seed
+from support.openstack_loopback import cloud as cloud_module
+from support.openstack_loopback import fixtures, install, processes, seed
 
 pytestmark = [pytest.mark.openstack,
               # openstacksdk 4.22 warns about itself: on every connection (a metrics back end nothing
@@ -316,7 +316,7 @@ def test_leftovers_lists_what_a_deployment_left_by_kind(openstack_cloud, conn, o
 _SESSION = """
 import os, sys, time
 sys.path.insert(0, %(tests)r)
-from support.openstack import processes
+from support.openstack_loopback import processes
 service = processes.Service("sleeper", [sys.executable, "-c",
     "import sys; sys.path.insert(0, %(openstack)r); from service_side import lifeline; lifeline.watch();"
     " import time; time.sleep(300)"], processes.child_env(os.environ, {}), %(output)r, "http://127.0.0.1:1/",

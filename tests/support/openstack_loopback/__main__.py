@@ -3,8 +3,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """By hand, from tests/ with the tests' venv (see README.md beside this file):
 
-    python -m support.openstack install     # build (or find) the services' venv; prints its path
-    python -m support.openstack up          # start a cloud and keep it until Ctrl-C
+    python -m support.openstack_loopback install     # build (or find) the services' venv; prints its path
+    python -m support.openstack_loopback up          # start a cloud and keep it until Ctrl-C
 """
 
 import argparse
@@ -64,7 +64,7 @@ def _up(args):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m support.openstack", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m support.openstack_loopback", description=__doc__.splitlines()[0])
     parser.add_argument("--python", default=None, help="interpreter of the services' venv (default: python3.11)")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("install", help="build or find the services' venv")

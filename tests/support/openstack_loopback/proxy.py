@@ -21,7 +21,7 @@ Faults, each with a share of ``rate`` of the requests of the chosen lanes:
 each service and lane saw and what was injected. Loopback only; bodies are buffered and capped,
 upstream calls time out; daemon threads, stopped by ``close()``.
 
-From another process (``python -m support.openstack up``), the optional control listener takes
+From another process (``python -m support.openstack_loopback up``), the optional control listener takes
 ``GET /faults`` (settings and counters) and ``POST /faults`` with JSON ``{"rate": 0.3, "kinds":
 [...], "lanes": [...], "seed": 1}``.
 """

@@ -12,7 +12,7 @@ and a second run costs one stat. Builds take an exclusive lock (two sessions nev
 once); a session holds a shared lock on its venv while it runs, and older venvs are removed
 only when no session holds them.
 
-Stdlib only: ``make setup`` runs it (``python -m support.openstack install``) before the tests'
+Stdlib only: ``make setup`` runs it (``python -m support.openstack_loopback install``) before the tests'
 venv has anything else the harness needs.
 """
 
@@ -86,12 +86,11 @@ def find_python(explicit=None):
 
 
 def venv_key(version):
-    """The cache key: constraints, package list and interpreter version."""
-    digest = hashlib.sha256()
-    with open(CONSTRAINTS, "rb") as handle:
-        digest.update(handle.read())
-    digest.update(("\n".join(SERVICES) + "\npython%d.%d\n" % version).encode())
-    return digest.hexdigest()[:16]
+    """The cache key: the pins of the constraints (not their comments), package list and interpreter version."""
+    with open(CONSTRAINTS) as handle:
+        pins = sorted(line.strip() for line in handle if line.strip() and not line.lstrip().startswith("#"))
+    text = "\n".join(pins + list(SERVICES) + ["python%d.%d" % version])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 class ServicesVenv:

@@ -76,7 +76,7 @@ def render(layout, values):
 def write_pylib(layout):
     """The services' import path: service_side (linked) and the entry point of its ML2 driver.
 
-    Only this directory goes on the services' PYTHONPATH, never support/openstack itself, whose
+    Only this directory goes on the services' PYTHONPATH, never support/openstack_loopback itself, whose
     modules (fixtures, config...) would shadow packages of the same names in the services' venv.
     ML2 finds mechanism drivers by entry point only; a dist-info directory on sys.path is what an
     installed package would add, without installing anything into the shared, cached venv.

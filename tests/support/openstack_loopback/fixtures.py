@@ -5,7 +5,7 @@
 
 Use from a conftest.py (tests/ must be on sys.path, as the other support modules expect)::
 
-    from support.openstack.fixtures import (  # noqa: F401  (pytest finds fixtures by name)
+    from support.openstack_loopback.fixtures import (  # noqa: F401  (pytest finds fixtures by name)
         openstack_cloud, openstack_env, openstack_faults, openstack_leftovers)
 
 Fixtures
