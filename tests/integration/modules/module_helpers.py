@@ -69,7 +69,9 @@ class PlayResult:
         raise KeyError(name)
 
     def __repr__(self):
-        return "<PlayResult rc=%s\nstdout=%s\nstderr=%s>" % (self.rc, self.stdout[-6000:], self.stderr[-3000:])
+        failed = ["%s: %s" % (name, result.get("msg")) for name, result in self.tasks if result.get("failed")]
+        return "<PlayResult rc=%s failed=%s\nstdout=%s\nstderr=%s>" % (self.rc, failed, self.stdout[-6000:],
+                                                                     self.stderr[-3000:])
 
 
 class Ansible:
