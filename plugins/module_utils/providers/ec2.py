@@ -298,8 +298,8 @@ class Ec2Provider(Provider):
         holders = {}
         wanted = sorted(set(names))
         for start in range(0, len(wanted), _BATCH):
-            params = dict(Action="DescribeTags", **filter_params({"resource-type": "instance", "key": NAME_TAG,
-                                                             "value": wanted[start:start + _BATCH]}))
+            filters = {"resource-type": "instance", "key": NAME_TAG, "value": wanted[start:start + _BATCH]}
+            params = dict(Action="DescribeTags", **filter_params(filters))
             for item in self._pages("look for machines of the same names", params, "tagSet/item"):
                 holders.setdefault(text_of(item, "value"), []).append(text_of(item, "resourceId"))
         shared = sorted({i for ids in holders.values() if len(ids) > 1 for i in ids})
@@ -486,8 +486,8 @@ class Ec2Provider(Provider):
         groups = self._describe_groups()
         name_by_id = {text_of(g, "groupId"): text_of(g, "groupName") for g in groups}
         return {text_of(g, "groupName"): SecurityGroup(text_of(g, "groupName"), text_of(g, "groupId"),
-                                                     self._group_rules(g, name_by_id), {},
-                                                     text_of(g, "groupDescription", ""))
+                                                       self._group_rules(g, name_by_id), {},
+                                                       text_of(g, "groupDescription", ""))
                 for g in groups}
 
     def group_scope(self):

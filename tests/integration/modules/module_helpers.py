@@ -70,8 +70,8 @@ class PlayResult:
 
     def __repr__(self):
         failed = ["%s: %s" % (name, result.get("msg")) for name, result in self.tasks if result.get("failed")]
-        return "<PlayResult rc=%s failed=%s\nstdout=%s\nstderr=%s>" % (self.rc, failed, self.stdout[-6000:],
-                                                                     self.stderr[-3000:])
+        return "<PlayResult rc=%s failed=%s\nstdout=%s\nstderr=%s>" % (
+            self.rc, failed, self.stdout[-6000:], self.stderr[-3000:])
 
 
 class Ansible:
@@ -146,8 +146,8 @@ class Ansible:
         processes = []
         try:
             for index, tasks in enumerate(task_lists):
-                gate = [{"name": "ready", "ansible.builtin.file": {"path": ready[index], "state": "touch",
-                                                                    "mode": "0600"}},
+                gate = [{"name": "ready",
+                         "ansible.builtin.file": {"path": ready[index], "state": "touch", "mode": "0600"}},
                         {"name": "barrier", "ansible.builtin.wait_for": {"path": barrier, "timeout": 300}}]
                 argv, environ = self._command(gate + list(tasks))
                 processes.append(subprocess.Popen(argv, env=environ, cwd=self.workdir, stdout=subprocess.PIPE,
