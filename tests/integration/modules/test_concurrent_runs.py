@@ -140,7 +140,7 @@ def local(ansible_local, local_pair):
     ansible_local.playbook([instance_task(cloud=LOCAL_A, deployment="race", state="absent")])
 
 
-FAMILIES = ["ec2", "exoscale", "local"]
+FAMILIES = ["ec2", "exoscale", pytest.param("local", marks=pytest.mark.local_machines)]
 
 
 @pytest.fixture(params=FAMILIES)
