@@ -58,7 +58,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # The copy comes first, so ansible, ansible-doc and ansible-playbook use this checkout's code.
 export ANSIBLE_COLLECTIONS_PATH := $(BUILD)
 
-.PHONY: help setup apt venv get-pip collection demo test unit integration molecule sanity lint lint-check \
+.PHONY: help setup apt venv get-pip openstack-venv collection demo test unit integration molecule sanity lint lint-check \
 	changelog-lint build-check bench matrix matrix-check install where clean distclean
 
 help:
@@ -66,7 +66,7 @@ help:
 
 ## ---------------------------------------------------------------- set-up
 
-setup: apt venv get-pip
+setup: apt venv get-pip openstack-venv
 
 # Installs only what is missing, so a second run costs a dpkg query.
 apt:
@@ -94,6 +94,12 @@ $(VENV_STAMP):
 # ansible-test would download get-pip from a host this machine cannot reach.
 get-pip: venv
 	@$(BIN)/python .ci/get_pip_standin.py --install >/dev/null
+
+# The loopback OpenStack's services (tests/support/openstack_loopback): a venv of their own made with $(PYTHON),
+# cached outside the clone by the hash of tests/support/openstack_loopback/constraints.txt (a hit costs a stat).
+# A machine that cannot install them (no package index...) gets a warning and the tests skip; CI fails.
+openstack-venv: venv
+	@cd tests && $(BIN)/python -m support.openstack_loopback --python $(PYTHON) install >/dev/null
 
 ## ---------------------------------------------------------------- the copy
 
