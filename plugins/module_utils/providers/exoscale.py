@@ -194,6 +194,9 @@ class ExoscaleProvider(Provider):
             return text
         return "%s.%s" % (str(self.cloud.option("instance_family", "standard")).lower(), text)
 
+    def size_name(self, flavor):
+        return self.type_name(flavor)
+
     def _type_id(self, flavor):
         wanted = self.type_name(flavor)
         types = self._instance_types()
