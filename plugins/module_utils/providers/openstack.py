@@ -115,9 +115,9 @@ class OpenStackProvider(Provider):
         timeout = float(cloud.option("http_timeout", 30))
         connected = sdk.connect(cloud, self.environ, self.credentials, dict(cloud.credentials), timeout)
         self.conn = connected.connection
-        # clouds.yaml secrets are masked like the catalog's (the fan-out masks every value of .credentials)
-        self.credentials = dict(self.credentials, **{"clouds.yaml secret %d" % i: s
-                                                     for i, s in enumerate(connected.secrets)})
+        # .credentials is what the engine masks everywhere: the secrets only (password, application credential
+        # secret, token), wherever they came from; user, project, region and URL stay readable in messages.
+        self.credentials = {"secret %d" % index: secret for index, secret in enumerate(connected.secrets)}
         self.endpoint = "OpenStack at %s" % (connected.auth_url or "(clouds.yaml)")
         self.caller = Caller(cloud, self.endpoint, list(self.credentials.values()), retry_options(cloud),
                              credential_source=connected.source)
@@ -135,9 +135,11 @@ class OpenStackProvider(Provider):
             fn = sdk.tolerate(fn, *tolerated)
         return self.caller.call(what, fn, sdk.is_retryable, look_first)
 
-    def listing(self, what, fn, **query):
-        """Every item of a paginated listing, as a list (openstacksdk's generators call lazily)."""
-        return self.call(what, lambda: list(fn(**query)))
+    def listing(self, what, service, method, **query):
+        """Every item of ``conn.<service>.<method>(**query)``, a paginated listing, as a list. The service is
+        looked up inside the call: openstacksdk authenticates and discovers endpoints on first use, and its
+        generators call lazily."""
+        return self.call(what, lambda: list(getattr(getattr(self.conn, service), method)(**query)))
 
     @property
     def project_id(self):
@@ -148,7 +150,7 @@ class OpenStackProvider(Provider):
     # -- sizes and networks ------------------------------------------------------------------
     def _flavor_index(self):
         if self._flavors is None:
-            self._flavors = {f.name: f for f in self.listing("list flavors", self.conn.compute.flavors, details=True)}
+            self._flavors = {f.name: f for f in self.listing("list flavors", "compute", "flavors", details=True)}
         return self._flavors
 
     def list_sizes(self):
@@ -181,7 +183,7 @@ class OpenStackProvider(Provider):
 
     def _network_index(self):
         if self._networks is None:
-            self._networks = self.listing("list networks", self.conn.network.networks)
+            self._networks = self.listing("list networks", "network", "networks")
         return self._networks
 
     def _find_network(self, wanted, option, external):
@@ -231,7 +233,7 @@ class OpenStackProvider(Provider):
             host_keys=[], timings=timings, fault=sdk.fault_message(server) if status == "ERROR" else None)
 
     def _servers(self, what="list servers"):
-        return self.listing(what, self.conn.compute.servers, details=True)
+        return self.listing(what, "compute", "servers", details=True)
 
     def list_machines(self):
         machines = [self._machine(s) for s in self._servers("list managed machines") if MANAGED_TAG in (s.metadata or {})]
@@ -245,7 +247,7 @@ class OpenStackProvider(Provider):
     def _floating_ips(self):
         """[(server id, floating IP)] of the floating IPs slipway allocated (their description names the server)."""
         return [(ip.description[len(FLOATING_IP_MARK):], ip)
-                for ip in self.listing("list floating IPs", self.conn.network.ips, project_id=self.project_id)
+                for ip in self.listing("list floating IPs", "network", "ips", project_id=self.project_id)
                 if (ip.description or "").startswith(FLOATING_IP_MARK)]
 
     def _floating_addresses(self):
@@ -338,9 +340,9 @@ class OpenStackProvider(Provider):
             def allocated_before():
                 return next(iter(self.conn.network.ips(description=mark)), None)
 
-            ip = allocated_before() if machine.public_ip is None else None
+            ip = self.call("look for the floating IP of machine %s" % machine.name, allocated_before)
             if ip is None:
-                ports = self.listing("find the port of machine %s" % machine.name, self.conn.network.ports,
+                ports = self.listing("find the port of machine %s" % machine.name, "network", "ports",
                                      device_id=machine.id)
                 if not ports:
                     return          # not plugged yet: the next look of the wait tries again
@@ -396,7 +398,7 @@ class OpenStackProvider(Provider):
         """Key pairs slipway imported that no server of the project uses any more (a run that needs one
         again imports it again). The key pairs are listed before the servers, so that a key imported for a
         server that exists then is seen in use."""
-        keys = [k.name for k in self.listing("list key pairs", self.conn.compute.keypairs)
+        keys = [k.name for k in self.listing("list key pairs", "compute", "keypairs")
                 if k.name.startswith(KEY_PAIR_PREFIX)]
         if not keys:
             return
@@ -419,7 +421,8 @@ class OpenStackProvider(Provider):
                         self.cloud.name, verb, machine.name, sdk.fault_message(server)), cloud=self.cloud.name,
                         machine=machine.name)
                 if server.task_state is None and str(server.status).upper() in ("ACTIVE", "SHUTOFF"):
-                    self.call("%s machine %s" % (verb, machine.name), lambda: action(machine.id), tolerated=(409,))
+                    self.call("%s machine %s" % (verb, machine.name),
+                              lambda: getattr(self.conn.compute, action)(machine.id), tolerated=(409,))
                 return target == "ACTIVE" and server.task_state == "powering-on"
 
             if not poll_until(settled, self.operation_timeout, 0.5, 5.0, sleep=self.caller.pause):
@@ -433,13 +436,13 @@ class OpenStackProvider(Provider):
         return machines
 
     def stop_machines(self, machines):
-        machines = self._power("stop", list(machines), self.conn.compute.stop_server, "SHUTOFF")
+        machines = self._power("stop", list(machines), "stop_server", "SHUTOFF")
         for machine in machines:
             machine.state = "stopped"
         return machines
 
     def start_machines(self, machines):
-        machines = self._power("start", list(machines), self.conn.compute.start_server, "ACTIVE")
+        machines = self._power("start", list(machines), "start_server", "ACTIVE")
         for machine in machines:
             machine.state = "pending"
         return machines
@@ -463,7 +466,7 @@ class OpenStackProvider(Provider):
             query["owner"] = lookup["owner"]
         if not any(char in lookup["name"] for char in "*?["):
             query["name"] = lookup["name"]
-        images = self.listing("look up images named %s" % lookup["name"], self.conn.image.images, **query)
+        images = self.listing("look up images named %s" % lookup["name"], "image", "images", **query)
         return [{"id": i.id, "name": i.name, "owner": i.owner, "visibility": i.visibility,
                  "creation_date": i.created_at} for i in images]
 

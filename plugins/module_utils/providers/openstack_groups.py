@@ -104,7 +104,7 @@ class NeutronGroups:
         return self.provider.conn.network
 
     def _listing(self, what, **query):
-        return self.provider.listing(what, self.network.security_groups, project_id=self.provider.project_id,
+        return self.provider.listing(what, "network", "security_groups", project_id=self.provider.project_id,
                                      **query)
 
     def index(self):

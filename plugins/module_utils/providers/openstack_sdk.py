@@ -20,6 +20,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import logging
 import warnings
 
 from ansible_collections.slipway.cloud.plugins.module_utils.masking import mask
@@ -63,6 +64,12 @@ def require_openstacksdk():
     OPENSTACKSDK.check(getattr(version, "__version__", "unknown"))
     for text in _SDK_NOISE:
         warnings.filterwarnings("ignore", message=text)
+    for name in ("openstack", "keystoneauth"):
+        # Their warnings ("Failed to discover available identity versions", while a retry is still to come)
+        # would reach stderr through logging's last resort; slipway reports what failed itself.
+        logger = logging.getLogger(name)
+        if not logger.handlers:
+            logger.addHandler(logging.NullHandler())
     return openstack
 
 
@@ -109,7 +116,8 @@ def connect(cloud, environ, credentials, variables, timeout):
     except (exceptions.SDKException, ValueError, KeyError) as exc:
         raise ProviderError(mask("cloud %s: openstacksdk refused the connection settings of %s: %s"
                                  % (cloud.name, entry and "clouds.yaml entry %s" % entry or "the catalog", exc),
-                                 credentials.values()), cloud=cloud.name)
+                                 [credentials[key] for key in SECRET_ARGUMENTS if credentials.get(key)]),
+                            cloud=cloud.name)
 
 
 def _from_clouds_yaml(cloud, environ, entry, settings, loader):
@@ -191,15 +199,24 @@ def status_of(exc):
 
 
 def is_retryable(exc):
-    """Worth another try: what retry.is_transient says (5xx, 429, resets), and keystoneauth's dropped or
-    timed-out connections (``RetriableConnectionFailure``; a refused one is not retried)."""
+    """Worth another try: what retry.is_transient says (5xx, 429, resets), keystoneauth's dropped or
+    timed-out connections (``RetriableConnectionFailure``; a refused one is not retried), and a version
+    discovery that failed on them (openstacksdk swallows the cause: a cloud that really offers no
+    version fails the same, once the retry budget is spent)."""
     if is_transient(exc):
         return True
     if is_unreachable(exc):
         return False
     from keystoneauth1.exceptions.connection import RetriableConnectionFailure
+    from keystoneauth1.exceptions.discovery import DiscoveryFailure
 
-    return any(isinstance(cause, RetriableConnectionFailure) for cause in iter_causes(exc))
+    for cause in iter_causes(exc):
+        if isinstance(cause, (RetriableConnectionFailure, DiscoveryFailure)):
+            return True
+        # what openstacksdk says when a service's version discovery got a 503 or a dropped connection
+        if "does not have any supported versions" in str(cause):
+            return True
+    return False
 
 
 def tolerate(fn, *statuses):
