@@ -192,9 +192,9 @@ class OpenStackProvider(Provider):
             return matches[0].id
         kind = "external " if external else ""
         names = sorted(n.name or n.id for n in self._network_index() if bool(n.is_router_external) == external)
-        problem = "is not an %snetwork of the project" % kind if not matches else (
-            "names %d networks; give the id" % len(matches) if len(matches) > 1 else
-            "is %san external network" % ("not " if external else ""))
+        problem = "is not %s the project sees" % ("an external network" if external else "a network") if not matches \
+            else "names %d networks; give the id" % len(matches) if len(matches) > 1 \
+            else "is %san external network" % ("not " if external else "")
         raise ProviderError("cloud %s: options.%s %r %s; %snetworks: %s"
                             % (self.cloud.name, option, wanted, problem, kind, ", ".join(names) or "none"),
                             cloud=self.cloud.name, key="options." + option, valid=names)

@@ -5,8 +5,9 @@
 
 As in AWX (concurrent jobs of one template, workflow branches, a retry while the first attempt runs):
 whole ansible-playbook processes started together behind a barrier, so that their creates really race,
-on the EC2 API server (moto), the Exoscale test server and a local cloud. What is on each cloud is read
-independently of slipway: boto3, the fake's own state, the local cloud's records.
+on the EC2 API server (moto), the Exoscale test server, a local cloud and the loopback OpenStack. What is on
+each cloud is read independently of slipway: boto3, the fake's own state, the local cloud's records,
+openstacksdk on the internal endpoints.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -140,7 +141,37 @@ def local(ansible_local, local_pair):
     ansible_local.playbook([instance_task(cloud=LOCAL_A, deployment="race", state="absent")])
 
 
-FAMILIES = ["ec2", "exoscale", "local"]
+@pytest.fixture
+def openstack(openstack_cloud, openstack_env, tmp_path):
+    from support.openstack_catalog import CLOUD, IMAGE, write_layer
+
+    ansible = Ansible(str(tmp_path), [shipped_catalog(), write_layer(str(tmp_path), openstack_cloud.seeded)],
+                      openstack_env)
+    conn = openstack_cloud.connect("password", interface="internal")
+
+    def servers(deployment):
+        return [s for s in conn.compute.servers() if s.status != "DELETED"
+                and (s.metadata or {}).get("slipway:deployment") == deployment]
+
+    def live(deployment):
+        counts = {}
+        for server in servers(deployment):
+            name = server.metadata.get("slipway:name")
+            counts[name] = counts.get(name, 0) + 1
+        return counts
+
+    def whole(deployment):
+        return [s.id for s in servers(deployment)
+                if [g["name"] for g in s.security_groups or []] != ["slipway_managed"] or not s.key_name]
+
+    yield Family(ansible, CLOUD, IMAGE, live, whole)
+    ansible.playbook([instance_task(cloud=CLOUD, deployment="race", state="absent"),
+                      {"name": "group", "slipway.cloud.security_group": {"name": "slipway_managed", "cloud": CLOUD,
+                                                                          "state": "absent"}}])
+    conn.close()
+
+
+FAMILIES = ["ec2", "exoscale", "local", "openstack"]
 
 
 @pytest.fixture(params=FAMILIES)
