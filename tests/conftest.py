@@ -31,3 +31,31 @@ def _alias_collection():
 
 
 _alias_collection()
+
+
+# -- splitting a run by what it needs ------------------------------------------------------------
+# The integration stage runs two sessions at once (Makefile, `integration`): the tests on real local
+# machines (they wait on machines booting and apt, a host lock, the host's bridges) and the tests on API
+# servers of loopback (moto, the Exoscale test server, OpenStack), which never touch a local cloud. A test
+# is on local machines when one of these fixtures is in its closure, or when it says so with the
+# `local_machines` marker (a fixture it asks for at run time, e.g. a parametrised family).
+LOCAL_MACHINE_FIXTURES = frozenset(("local_cloud_session", "isolated_local_cloud", "local_pair"))
+
+
+def pytest_addoption(parser):
+    parser.addoption("--local-machines", choices=("any", "only", "none"), default="any",
+                     help="run only the tests on real local machines (only), only the others (none), or all")
+
+
+def pytest_collection_modifyitems(config, items):
+    wanted = config.getoption("--local-machines")
+    if wanted == "any":
+        return
+    keep, drop = [], []
+    for item in items:
+        local = bool(LOCAL_MACHINE_FIXTURES & set(getattr(item, "fixturenames", ()))) or \
+            item.get_closest_marker("local_machines") is not None
+        (keep if local == (wanted == "only") else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep

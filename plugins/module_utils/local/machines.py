@@ -357,7 +357,16 @@ class Machines:
 
     # ------------------------------------------------------------------ lifecycle
     def destroy(self, record):
-        """Remove the machine and every host resource it recorded. Idempotent."""
+        """Remove the machine and every host resource it recorded. Idempotent.
+
+        Under the host lock: a create in another process holds it until its machines are built, so a
+        destroy racing it (an absent beside a create) waits and removes whole machines, never half-built
+        ones; the record is read again then, with what the build recorded.
+        """
+        with self.state.lock():
+            self._destroy(self.state.machine(record["id"]) or record)
+
+    def _destroy(self, record):
         state = self.state
         res = record.get("resources") or {}
         if os.path.exists(state.machine_file(record["id"])):
@@ -377,9 +386,8 @@ class Machines:
         for path in res.get("cgroups", ()):
             if os.path.isdir(path):
                 os.rmdir(path)
-        with state.lock():
-            state.remove_tree(res.get("dir") or state.machine_dir(record["id"]))
-            hostsetup.apply_firewall(state)
+        state.remove_tree(res.get("dir") or state.machine_dir(record["id"]))
+        hostsetup.apply_firewall(state)
 
     def stop(self, record, timeout=30.0):
         """Orderly shutdown (systemd powers off inside), SIGKILL after ``timeout`` seconds."""

@@ -19,7 +19,6 @@ import difflib
 import fnmatch
 import os
 import time
-import uuid
 
 from ansible_collections.slipway.cloud.plugins.module_utils.model import (
     DEPLOYMENT_TAG,
@@ -31,6 +30,11 @@ from ansible_collections.slipway.cloud.plugins.module_utils.model import (
     ProviderError,
 )
 from ansible_collections.slipway.cloud.plugins.module_utils.names import check_machine_names
+from ansible_collections.slipway.cloud.plugins.module_utils.providers.survivors import (
+    CreatedMachines,
+    new_request_token,
+    survivor_key,
+)
 from ansible_collections.slipway.cloud.plugins.module_utils.providers.waiting import (
     poll_until,
     probe_ssh,
@@ -114,46 +118,6 @@ class SecurityGroup:
 
 class MachinesLost(ProviderError):
     """Machines a wait was for were terminated or vanished meanwhile (another run may have removed them)."""
-
-
-class CreatedMachines(list):
-    """The machines of one create, one per name, in the names' order (a list), and what the survivor rule
-    did: ``adopted`` names whose machine another run made (this run reports it and keeps no second one),
-    and ``duplicates_removed``, the Machines removed as duplicates (this run's or another's)."""
-
-    def __init__(self, machines=(), token=None):
-        super(CreatedMachines, self).__init__(machines)
-        self.token = token           # this run's slipway:request value
-        self.adopted = []
-        self.duplicates_removed = []
-
-    def made_elsewhere(self, machine):
-        """True when another run's request made ``machine``."""
-        return machine.tags.get(REQUEST_TAG) not in (None, self.token)
-
-
-def new_request_token():
-    """A create request's ``slipway:request`` value: when it was sent (microseconds) and a random part."""
-    return "%x-%s" % (int(time.time() * 1e6), uuid.uuid4().hex[:16])
-
-
-def request_time(machine):
-    """When the request that made ``machine`` was sent, from its ``slipway:request`` tag (None if unknown)."""
-    text = (machine.tags or {}).get(REQUEST_TAG) or ""
-    try:
-        return int(text.split("-", 1)[0], 16) / 1e6 if "-" in text else None
-    except ValueError:
-        return None
-
-
-def survivor_key(machine):
-    """Which of several machines of one name survives, the same in every run: the one whose create was
-    asked first (the ``slipway:request`` tag, to the microsecond; clouds date machines to the second only),
-    else the oldest, then the lowest id."""
-    requested = request_time(machine)
-    created = machine.timings.get("launched_at") or machine.timings.get("requested_at")
-    first = requested if requested is not None else created
-    return (first if first is not None else float("inf"), str(machine.id))
 
 
 class Provider:

@@ -49,6 +49,11 @@ from ansible_collections.slipway.cloud.plugins.module_utils.providers.ec2_query 
     REGION_PATTERN,
     Ec2ApiError,
     Ec2QueryClient,
+    filter_params,
+    id_params,
+    tag_params,
+    tags_of,
+    text_of,
 )
 from ansible_collections.slipway.cloud.plugins.module_utils.retry import error_code, is_transient
 from ansible_collections.slipway.cloud.plugins.module_utils.rules import canonical, parse_rules
@@ -70,15 +75,6 @@ _PROTO_TO_EC2 = {"tcp": "tcp", "udp": "udp", "icmp": "icmp", "any": "-1"}
 def _not_yet_visible(exc):
     """Transient, or EC2's eventual consistency: an instance id unknown right after RunInstances."""
     return is_transient(exc) or error_code(exc) == "InvalidInstanceID.NotFound"
-
-
-def _text(element, path, default=None):
-    value = element.findtext(path) if element is not None else None
-    return value if value is not None else default
-
-
-def _tags(element):
-    return {_text(item, "key"): _text(item, "value", "") for item in element.findall("tagSet/item")}
 
 
 def fleet_name_tags(names):
@@ -110,19 +106,6 @@ def launch_name(tags, launch_index):
         return None
 
 
-def _filters(filters):
-    params = {}
-    for index, (name, values) in enumerate(sorted(filters.items()), 1):
-        params["Filter.%d.Name" % index] = name
-        for value_index, value in enumerate(values if isinstance(values, (list, tuple)) else [values], 1):
-            params["Filter.%d.Value.%d" % (index, value_index)] = value
-    return params
-
-
-def _ids(key, ids):
-    return {"%s.%d" % (key, index): value for index, value in enumerate(ids, 1)}
-
-
 def client_token(cloud_name, request):
     """EC2's idempotency token for a create: the same for every run of the same task (deployment, cloud,
     image, flavor, names), so that runs at once get one reservation on EC2 (which honours it for a while)."""
@@ -130,14 +113,6 @@ def client_token(cloud_name, request):
     text = "\n".join(["slipway", cloud_name, request.tags.get(DEPLOYMENT_TAG, ""), placement.image_id or "",
                       placement.flavor or ""] + sorted(request.names))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()          # 64 characters, EC2's limit
-
-
-def _tag_params(prefix, tags):
-    params = {}
-    for index, (key, value) in enumerate(sorted(tags.items()), 1):
-        params["%s.%d.Key" % (prefix, index)] = key
-        params["%s.%d.Value" % (prefix, index)] = str(value)
-    return params
 
 
 class Ec2Provider(Provider):
@@ -198,7 +173,7 @@ class Ec2Provider(Provider):
         for dummy in range(1000):
             root = self._call(what, params)
             items.extend(root.findall(item_path))
-            token = _text(root, "nextToken")
+            token = text_of(root, "nextToken")
             if not token:
                 return items
             params["NextToken"] = token
@@ -212,13 +187,13 @@ class Ec2Provider(Provider):
             return self._network_cache
         subnet_id = self.cloud.option("subnet_id")
         if subnet_id:
-            params = dict(Action="DescribeSubnets", **_ids("SubnetId", [subnet_id]))
+            params = dict(Action="DescribeSubnets", **id_params("SubnetId", [subnet_id]))
             what = "find subnet %s" % subnet_id
         else:
             filters = {"default-for-az": "true"}
             if self.cloud.option("availability_zone"):
                 filters["availability-zone"] = self.cloud.option("availability_zone")
-            params = dict(Action="DescribeSubnets", **_filters(filters))
+            params = dict(Action="DescribeSubnets", **filter_params(filters))
             what = "find the default VPC subnet"
         subnets = self._pages(what, params, "subnetSet/item")
         if not subnets:
@@ -226,9 +201,9 @@ class Ec2Provider(Provider):
                 "cloud %s: no %s in region %s; set options.subnet_id in the catalog"
                 % (self.cloud.name, "subnet " + subnet_id if subnet_id else "default VPC subnet", self.region),
                 cloud=self.cloud.name, key="options.subnet_id")
-        subnets.sort(key=lambda s: (_text(s, "availabilityZone", ""), _text(s, "subnetId", "")))
+        subnets.sort(key=lambda s: (text_of(s, "availabilityZone", ""), text_of(s, "subnetId", "")))
         chosen = subnets[0]
-        self._network_cache = (self.cloud.option("vpc_id") or _text(chosen, "vpcId"), _text(chosen, "subnetId"))
+        self._network_cache = (self.cloud.option("vpc_id") or text_of(chosen, "vpcId"), text_of(chosen, "subnetId"))
         return self._network_cache
 
     # -- sizes -----------------------------------------------------------------------
@@ -236,13 +211,13 @@ class Ec2Provider(Provider):
         """[Flavor] from DescribeInstanceTypes: the cloud's own vCPU and memory figures."""
         params = {"Action": "DescribeInstanceTypes"}
         if names:
-            params.update(_ids("InstanceType", sorted(set(names))))
+            params.update(id_params("InstanceType", sorted(set(names))))
         items = self._pages("list instance types", params, "instanceTypeSet/item")
         flavors = []
         for item in items:
-            name = _text(item, "instanceType")
-            cpu = _text(item, "vCpuInfo/defaultVCpus")
-            mib = _text(item, "memoryInfo/sizeInMiB")
+            name = text_of(item, "instanceType")
+            cpu = text_of(item, "vCpuInfo/defaultVCpus")
+            mib = text_of(item, "memoryInfo/sizeInMiB")
             flavor = Flavor(name=name, cpu=int(cpu) if cpu else None,
                             ram_gb=round(int(mib) / 1024.0, 3) if mib else None)
             self._type_cache[name] = (flavor.cpu, flavor.ram_gb)
@@ -270,28 +245,28 @@ class Ec2Provider(Provider):
 
     # -- machines ----------------------------------------------------------------------
     def _machine(self, item):
-        tags = _tags(item)
-        instance_type = _text(item, "instanceType")
+        tags = tags_of(item)
+        instance_type = text_of(item, "instanceType")
         cpu, ram_gb = self._type_cache.get(instance_type, (None, None))
-        instance_id = _text(item, "instanceId")
+        instance_id = text_of(item, "instanceId")
         timings = {}
-        launched = parse_timestamp(_text(item, "launchTime"))
+        launched = parse_timestamp(text_of(item, "launchTime"))
         if launched:
             timings["launched_at"] = launched
         return Machine(
             cloud=self.cloud.name,
-            name=tags.get(NAME_TAG) or launch_name(tags, _text(item, "amiLaunchIndex")) or tags.get("Name")
+            name=tags.get(NAME_TAG) or launch_name(tags, text_of(item, "amiLaunchIndex")) or tags.get("Name")
             or instance_id,
             id=instance_id,
-            state=normalise_state(_text(item, "instanceState/name")),
+            state=normalise_state(text_of(item, "instanceState/name")),
             image=tags.get(IMAGE_TAG),
-            image_id=_text(item, "imageId"),
+            image_id=text_of(item, "imageId"),
             flavor=instance_type,
             cpu=cpu,
             ram_gb=ram_gb,
             login_user=tags.get(LOGIN_USER_TAG),
-            public_ip=_text(item, "ipAddress"),
-            private_ip=_text(item, "privateIpAddress"),
+            public_ip=text_of(item, "ipAddress"),
+            private_ip=text_of(item, "privateIpAddress"),
             deployment=tags.get(DEPLOYMENT_TAG),
             tags=tags,
             host_keys=[],       # EC2 shows host keys only inside console output; we do not guess
@@ -301,13 +276,13 @@ class Ec2Provider(Provider):
     def _describe_instances(self, what, filters=None, ids=None):
         params = {"Action": "DescribeInstances"}
         if filters:
-            params.update(_filters(filters))
+            params.update(filter_params(filters))
         if ids:
-            params.update(_ids("InstanceId", ids))
+            params.update(id_params("InstanceId", ids))
         return self._pages(what, params, "reservationSet/item/instancesSet/item")
 
     def _to_machines(self, items):
-        self._type_info([_text(item, "instanceType") for item in items])
+        self._type_info([text_of(item, "instanceType") for item in items])
         machines = [self._machine(item) for item in items]
         machines.sort(key=lambda m: (m.name, m.id))
         return machines
@@ -323,10 +298,10 @@ class Ec2Provider(Provider):
         holders = {}
         wanted = sorted(set(names))
         for start in range(0, len(wanted), _BATCH):
-            params = dict(Action="DescribeTags", **_filters({"resource-type": "instance", "key": NAME_TAG,
-                                                             "value": wanted[start:start + _BATCH]}))
+            filters = {"resource-type": "instance", "key": NAME_TAG, "value": wanted[start:start + _BATCH]}
+            params = dict(Action="DescribeTags", **filter_params(filters))
             for item in self._pages("look for machines of the same names", params, "tagSet/item"):
-                holders.setdefault(_text(item, "value"), []).append(_text(item, "resourceId"))
+                holders.setdefault(text_of(item, "value"), []).append(text_of(item, "resourceId"))
         shared = sorted({i for ids in holders.values() if len(ids) > 1 for i in ids})
         if not shared:
             return []
@@ -338,13 +313,13 @@ class Ec2Provider(Provider):
         """Import ``public_key`` (a PublicKey, or its text) once under its pair name; return the name."""
         public_key = as_public_key(public_key)
         name = public_key.pair_name
-        params = dict(Action="DescribeKeyPairs", **_filters({"key-name": name}))
+        params = dict(Action="DescribeKeyPairs", **filter_params({"key-name": name}))
         if self._call("look up key pair %s" % name, params).findall("keySet/item"):
             return name
         params = {"Action": "ImportKeyPair", "KeyName": name,
                   "PublicKeyMaterial": base64.b64encode(public_key.line.encode("ascii")).decode("ascii"),
                   "TagSpecification.1.ResourceType": "key-pair"}
-        params.update(_tag_params("TagSpecification.1.Tag", {MANAGED_TAG: "true"}))
+        params.update(tag_params("TagSpecification.1.Tag", {MANAGED_TAG: "true"}))
         try:
             self._call("import key pair %s" % name, params)
         except ProviderError as exc:
@@ -374,13 +349,13 @@ class Ec2Provider(Provider):
                   "SubnetId": subnet_id, "TagSpecification.1.ResourceType": "instance"}
         if key_name:
             params["KeyName"] = key_name
-        params.update(_ids("SecurityGroupId", group_ids))
-        params.update(_tag_params("TagSpecification.1.Tag", common))
+        params.update(id_params("SecurityGroupId", group_ids))
+        params.update(tag_params("TagSpecification.1.Tag", common))
 
         def launched_before():
             # The previous try may have launched them and lost the answer.
             found = self._request(dict(Action="DescribeInstances",
-                                       **_filters({"tag:" + REQUEST_TAG: request.token})))
+                                       **filter_params({"tag:" + REQUEST_TAG: request.token})))
             return found.findall("reservationSet/item/instancesSet/item") or None
 
         def run():
@@ -390,7 +365,7 @@ class Ec2Provider(Provider):
                 if exc.code != "IdempotentParameterMismatch":
                     raise
                 items = []          # the same names asked for earlier with other parameters
-            if not items or all(normalise_state(_text(i, "instanceState/name")) == "terminated" for i in items):
+            if not items or all(normalise_state(text_of(i, "instanceState/name")) == "terminated" for i in items):
                 # The derived token is an earlier request's whose machines are gone (EC2 remembers tokens
                 # for a while): ask again with this run's own token.
                 params["ClientToken"] = request.token
@@ -401,10 +376,10 @@ class Ec2Provider(Provider):
             return items
 
         items = self.caller.call("create %d machine(s)" % len(names), run, look_first=launched_before)
-        items.sort(key=lambda item: int(_text(item, "amiLaunchIndex", "0")))
+        items.sort(key=lambda item: int(text_of(item, "amiLaunchIndex", "0")))
         machines = self._to_machines(items)
         by_id = {m.id: m for m in machines}
-        ordered = [by_id[_text(item, "instanceId")] for item in items]
+        ordered = [by_id[text_of(item, "instanceId")] for item in items]
         if len(names) > 1:
             self._name_all(list(zip(names, ordered)), common)
         for name, machine in zip(names, ordered):
@@ -431,8 +406,8 @@ class Ec2Provider(Provider):
                 created=[m.id for dummy, m in pairs], **getattr(first, "details", {}))
 
     def _tag(self, ids, tags, what):
-        params = dict(Action="CreateTags", **_ids("ResourceId", ids))
-        params.update(_tag_params("Tag", tags))
+        params = dict(Action="CreateTags", **id_params("ResourceId", ids))
+        params.update(tag_params("Tag", tags))
         self._call(what, params, _not_yet_visible)
 
     def _batch_state_change(self, action, verb, machines):
@@ -440,11 +415,11 @@ class Ec2Provider(Provider):
         by_id = {m.id: m for m in machines}
         for start in range(0, len(machines), _BATCH):
             chunk = [m.id for m in machines[start:start + _BATCH]]
-            root = self._call("%s %d machine(s)" % (verb, len(chunk)), dict(Action=action, **_ids("InstanceId", chunk)))
+            root = self._call("%s %d machine(s)" % (verb, len(chunk)), dict(Action=action, **id_params("InstanceId", chunk)))
             for item in root.findall("instancesSet/item"):
-                machine = by_id.get(_text(item, "instanceId"))
+                machine = by_id.get(text_of(item, "instanceId"))
                 if machine is not None:
-                    machine.state = normalise_state(_text(item, "currentState/name"))
+                    machine.state = normalise_state(text_of(item, "currentState/name"))
         return machines
 
     def destroy_machines(self, machines):
@@ -461,16 +436,16 @@ class Ec2Provider(Provider):
         known = set()
         ids = list(by_id)
         for start in range(0, len(ids), _BATCH):
-            params = dict(Action="DescribeInstances", **_ids("InstanceId", ids[start:start + _BATCH]))
+            params = dict(Action="DescribeInstances", **id_params("InstanceId", ids[start:start + _BATCH]))
             root = self._call("check machine states", params, _not_yet_visible)
             for item in root.findall("reservationSet/item/instancesSet/item"):
-                machine = by_id.get(_text(item, "instanceId"))
+                machine = by_id.get(text_of(item, "instanceId"))
                 if machine is None:
                     continue
                 known.add(machine.id)
-                machine.state = normalise_state(_text(item, "instanceState/name"))
-                machine.public_ip = _text(item, "ipAddress")
-                machine.private_ip = _text(item, "privateIpAddress")
+                machine.state = normalise_state(text_of(item, "instanceState/name"))
+                machine.public_ip = text_of(item, "ipAddress")
+                machine.private_ip = text_of(item, "privateIpAddress")
         return known
 
     # -- security groups -------------------------------------------------------------
@@ -478,7 +453,7 @@ class Ec2Provider(Provider):
         filters = {"vpc-id": self._network()[0]}
         if names:
             filters["group-name"] = list(names)
-        params = dict(Action="DescribeSecurityGroups", **_filters(filters))
+        params = dict(Action="DescribeSecurityGroups", **filter_params(filters))
         return self._pages("list security groups", params, "securityGroupInfo/item")
 
     @staticmethod
@@ -486,14 +461,14 @@ class Ec2Provider(Provider):
         """The ingress rules of one DescribeSecurityGroups item as canonical Rules."""
         written = []
         for perm in group.findall("ipPermissions/item"):
-            proto = _text(perm, "ipProtocol")
-            from_port = _text(perm, "fromPort")
-            to_port = _text(perm, "toPort")
-            sources = [_text(r, "cidrIp") for r in perm.findall("ipRanges/item")]
-            sources += [_text(r, "cidrIpv6") for r in perm.findall("ipv6Ranges/item")]
+            proto = text_of(perm, "ipProtocol")
+            from_port = text_of(perm, "fromPort")
+            to_port = text_of(perm, "toPort")
+            sources = [text_of(r, "cidrIp") for r in perm.findall("ipRanges/item")]
+            sources += [text_of(r, "cidrIpv6") for r in perm.findall("ipv6Ranges/item")]
             for pair in perm.findall("groups/item"):
-                group_id = _text(pair, "groupId")
-                sources.append("group:" + name_by_id.get(group_id, _text(pair, "groupName") or group_id))
+                group_id = text_of(pair, "groupId")
+                sources.append("group:" + name_by_id.get(group_id, text_of(pair, "groupName") or group_id))
             for source in sources:
                 rule = {"proto": proto, "source": source}
                 if proto in ("icmp", "1", "icmpv6", "58"):
@@ -505,14 +480,14 @@ class Ec2Provider(Provider):
                 except CatalogError:
                     continue        # a protocol slipway cannot express (ESP, GRE...): left alone, never purged
                 written.append(rule)
-        return canonical(parse_rules(written, where="security group %s" % _text(group, "groupName")))
+        return canonical(parse_rules(written, where="security group %s" % text_of(group, "groupName")))
 
     def group_index(self):
         groups = self._describe_groups()
-        name_by_id = {_text(g, "groupId"): _text(g, "groupName") for g in groups}
-        return {_text(g, "groupName"): SecurityGroup(_text(g, "groupName"), _text(g, "groupId"),
-                                                     self._group_rules(g, name_by_id), {},
-                                                     _text(g, "groupDescription", ""))
+        name_by_id = {text_of(g, "groupId"): text_of(g, "groupName") for g in groups}
+        return {text_of(g, "groupName"): SecurityGroup(text_of(g, "groupName"), text_of(g, "groupId"),
+                                                       self._group_rules(g, name_by_id), {},
+                                                       text_of(g, "groupDescription", ""))
                 for g in groups}
 
     def group_scope(self):
@@ -551,7 +526,7 @@ class Ec2Provider(Provider):
             attempts.append(1)
             todo = list(rules)
             if len(attempts) > 1:
-                params = dict(Action="DescribeSecurityGroups", **_ids("GroupId", [group.id]))
+                params = dict(Action="DescribeSecurityGroups", **id_params("GroupId", [group.id]))
                 current = set(self._group_rules(self._request(params).find("securityGroupInfo/item"),
                                                 {g.id: n for n, g in index.items()}))
                 todo = [r for r in rules if (r in current) != adding]
@@ -572,15 +547,15 @@ class Ec2Provider(Provider):
         vpc_id = self._network()[0]
 
         def made_before():
-            params = dict(Action="DescribeSecurityGroups", **_filters({"vpc-id": vpc_id, "group-name": name}))
+            params = dict(Action="DescribeSecurityGroups", **filter_params({"vpc-id": vpc_id, "group-name": name}))
             found = self._request(params).findall("securityGroupInfo/item")
-            return _text(found[0], "groupId") if found else None
+            return text_of(found[0], "groupId") if found else None
 
         params = {"Action": "CreateSecurityGroup", "GroupName": name, "VpcId": vpc_id,
                   "GroupDescription": description or "slipway.cloud security group %s" % name,
                   "TagSpecification.1.ResourceType": "security-group"}
-        params.update(_tag_params("TagSpecification.1.Tag", {MANAGED_TAG: "true"}))
-        return self.caller.call("create security group %s" % name, lambda: _text(self._request(params), "groupId"),
+        params.update(tag_params("TagSpecification.1.Tag", {MANAGED_TAG: "true"}))
+        return self.caller.call("create security group %s" % name, lambda: text_of(self._request(params), "groupId"),
                                 lambda exc: is_transient(exc) or error_code(exc) == "InvalidGroup.Duplicate",
                                 look_first=made_before)
 
@@ -596,14 +571,14 @@ class Ec2Provider(Provider):
         params = {"Action": "DescribeImages"}
         owners = lookup.get("owner")
         if owners:
-            params.update(_ids("Owner", owners if isinstance(owners, (list, tuple)) else [owners]))
+            params.update(id_params("Owner", owners if isinstance(owners, (list, tuple)) else [owners]))
         filters = {"name": lookup["name"], "state": "available"}
         if lookup.get("architecture"):
             filters["architecture"] = lookup["architecture"]
-        params.update(_filters(filters))
+        params.update(filter_params(filters))
         items = self._pages("look up images named %s" % lookup["name"], params, "imagesSet/item")
-        return [{"id": _text(i, "imageId"), "name": _text(i, "name"), "owner": _text(i, "imageOwnerId"),
-                 "creation_date": _text(i, "creationDate"), "architecture": _text(i, "architecture")}
+        return [{"id": text_of(i, "imageId"), "name": text_of(i, "name"), "owner": text_of(i, "imageOwnerId"),
+                 "creation_date": text_of(i, "creationDate"), "architecture": text_of(i, "architecture")}
                 for i in items]
 
     def lookup_scope(self, lookup):

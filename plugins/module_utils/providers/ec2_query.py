@@ -236,3 +236,35 @@ class Ec2QueryClient:
         for connection in connections:
             connection.close()
         self._local = threading.local()
+
+
+# -- the query API's parameters and answers (shared by every EC2 call) ----------------------------
+
+def text_of(element, path, default=None):
+    value = element.findtext(path) if element is not None else None
+    return value if value is not None else default
+
+
+def tags_of(element):
+    return {text_of(item, "key"): text_of(item, "value", "") for item in element.findall("tagSet/item")}
+
+
+def filter_params(filters):
+    params = {}
+    for index, (name, values) in enumerate(sorted(filters.items()), 1):
+        params["Filter.%d.Name" % index] = name
+        for value_index, value in enumerate(values if isinstance(values, (list, tuple)) else [values], 1):
+            params["Filter.%d.Value.%d" % (index, value_index)] = value
+    return params
+
+
+def id_params(key, ids):
+    return {"%s.%d" % (key, index): value for index, value in enumerate(ids, 1)}
+
+
+def tag_params(prefix, tags):
+    params = {}
+    for index, (key, value) in enumerate(sorted(tags.items()), 1):
+        params["%s.%d.Key" % (prefix, index)] = key
+        params["%s.%d.Value" % (prefix, index)] = str(value)
+    return params

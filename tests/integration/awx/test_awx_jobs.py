@@ -165,8 +165,9 @@ def test_deploy_job_on_an_execution_node(tmp_path, local_cloud_session, local_ss
     try:
         job = Job(tmp_path / "deploy", 301, "playbooks/deploy.yml", template_name="slipway.cloud deploy",
                   extra_vars={"image": "awx-debian", "clouds": ["local-a"], "deployment": deployment,
-                              "wait_timeout": 180,
-                              "run_dir": str(tmp_path / "run")},
+                              "wait_timeout": 180, "run_dir": str(tmp_path / "run"),
+                              # the public half of the key a Machine credential gives the later jobs
+                              "ssh_public_key": local_ssh_key[1]},
                   credentials=[(catalog_type, {"layer": CATALOG_LAYER})])
         job.inventory(AwxInventory({}))
         codes, output = job.run_on_execution_node(tmp_path / "worker", tmp_path / "results")
@@ -180,6 +181,13 @@ def test_deploy_job_on_an_execution_node(tmp_path, local_cloud_session, local_ss
         assert artifacts.stats()["ok"]["localhost"] > 0
         mine = [m for m in provider.list_machines() if (m.tags or {}).get(DEPLOYMENT_TAG) == deployment]
         assert [m.id for m in mine] == [instance["id"]]
+        # The machine takes the key of yours, not a key of the run's: a later job's Machine credential logs in.
+        assert not (tmp_path / "run" / "id_ed25519").exists()
+        login = subprocess.run(["ssh", "-i", local_ssh_key[0], "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
+                                "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                                "-o", "ConnectTimeout=10", "%s@%s" % (instance["login_user"], mine[0].address),
+                                "echo logged-in"], capture_output=True, text=True, timeout=60, check=False)
+        assert login.stdout.strip() == "logged-in", login.stderr
 
         destroy = Job(tmp_path / "destroy", 302, "playbooks/destroy.yml", template_name="slipway.cloud destroy",
                       extra_vars={"deployment": deployment, "clouds": ["local-a"], "run_dir": str(tmp_path / "run")},

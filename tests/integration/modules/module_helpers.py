@@ -69,7 +69,9 @@ class PlayResult:
         raise KeyError(name)
 
     def __repr__(self):
-        return "<PlayResult rc=%s\nstdout=%s\nstderr=%s>" % (self.rc, self.stdout[-6000:], self.stderr[-3000:])
+        failed = ["%s: %s" % (name, result.get("msg")) for name, result in self.tasks if result.get("failed")]
+        return "<PlayResult rc=%s failed=%s\nstdout=%s\nstderr=%s>" % (
+            self.rc, failed, self.stdout[-6000:], self.stderr[-3000:])
 
 
 class Ansible:
@@ -144,8 +146,8 @@ class Ansible:
         processes = []
         try:
             for index, tasks in enumerate(task_lists):
-                gate = [{"name": "ready", "ansible.builtin.file": {"path": ready[index], "state": "touch",
-                                                                    "mode": "0600"}},
+                gate = [{"name": "ready",
+                         "ansible.builtin.file": {"path": ready[index], "state": "touch", "mode": "0600"}},
                         {"name": "barrier", "ansible.builtin.wait_for": {"path": barrier, "timeout": 300}}]
                 argv, environ = self._command(gate + list(tasks))
                 processes.append(subprocess.Popen(argv, env=environ, cwd=self.workdir, stdout=subprocess.PIPE,

@@ -171,7 +171,7 @@ def openstack(openstack_cloud, openstack_env, tmp_path):
     conn.close()
 
 
-FAMILIES = ["ec2", "exoscale", "local", "openstack"]
+FAMILIES = ["ec2", "exoscale", pytest.param("local", marks=pytest.mark.local_machines), "openstack"]
 
 
 @pytest.fixture(params=FAMILIES)
@@ -228,8 +228,8 @@ def test_a_create_racing_an_absent_leaves_whole_machines_or_none(family):
 
 def test_security_group_ensured_by_runs_at_once_is_one_group_with_each_rule_once(family):
     rules = [{"proto": "tcp", "ports": [80, 443], "source": "0.0.0.0/0"}, {"proto": "icmp", "source": "0.0.0.0/0"}]
-    task = {"name": "group", "slipway.cloud.security_group": {"name": "race-web", "cloud": family.cloud,
-                                                               "rules": rules}, "ignore_errors": True}
+    task = {"name": "group", "ignore_errors": True,
+            "slipway.cloud.security_group": {"name": "race-web", "cloud": family.cloud, "rules": rules}}
     runs = family.ansible.playbooks_at_once([[task] for dummy in range(3)])
     assert all(run.ok for run in runs), runs
     again = family.ansible.playbook([dict(task, **{"slipway.cloud.security_group": dict(
