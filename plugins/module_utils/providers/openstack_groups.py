@@ -23,20 +23,15 @@ import ipaddress
 
 from ansible_collections.slipway.cloud.plugins.module_utils.model import CatalogError, ProviderError
 from ansible_collections.slipway.cloud.plugins.module_utils.providers.base import SecurityGroup
-from ansible_collections.slipway.cloud.plugins.module_utils.rules import canonical, parse_rules
+from ansible_collections.slipway.cloud.plugins.module_utils.rules import canonical, parse_rules, ports_from_one
 
 _PROTOCOLS_IN = {"tcp": "tcp", "6": "tcp", "udp": "udp", "17": "udp", "icmp": "icmp", "1": "icmp",
                  "ipv6-icmp": "icmp", "icmpv6": "icmp", "58": "icmp"}
 
 
 def neutron_canonical(rule, where=None):
-    """A Rule as Neutron stores it: tcp/udp ports start at 1 ("0-N" is kept as "1-N"); port 0 alone is refused."""
-    if rule.proto in ("tcp", "udp") and rule.port_from == 0:
-        if rule.port_to == 0:
-            raise ProviderError("%s: OpenStack (Neutron) cannot open port 0 (%s); ports start at 1"
-                                % (where or "rule", rule.proto), rule=rule.to_dict())
-        return type(rule)(rule.proto, 1, rule.port_to, rule.source)
-    return rule
+    """A Rule as Neutron stores it: tcp/udp ports start at 1."""
+    return ports_from_one(rule, "OpenStack (Neutron)", where)
 
 
 def survivor_order(group):

@@ -83,39 +83,8 @@ def test_ec2_own_image_gets_slipway_managed(ansible_moto, moto):
 
 # -- Exoscale (the test server checking every request against Exoscale's OpenAPI document) --------
 
-EXO_CLOUD = """\
-clouds:
-  exo-it:
-    description: the Exoscale test server
-    provider: exoscale
-    region: ch-gva-2
-    endpoint: %s
-    credentials: {key: SLIPWAY_TEST_EXO_KEY, secret: SLIPWAY_TEST_EXO_SECRET}
-    options: {poll_interval: 0.01, retry_base_delay: 0.01, retry_max_delay: 0.05, ssh_probe: false}
-    flavors:
-      Tiny: {cpu: 1, ram_gb: 1}
-      Small: {cpu: 2, ram_gb: 2}
-"""
-
-
-@pytest.fixture
-def exoscale(tmp_path):
-    from support.exoscale_server import DEFAULT_KEY, DEFAULT_SECRET, ExoscaleFake
-
-    server = ExoscaleFake(op_polls=1, settle_reads=1).start()
-    try:
-        layer = tmp_path / "exo-cloud.yml"
-        layer.write_text(EXO_CLOUD % server.url)
-        ansible = Ansible(str(tmp_path), [shipped_catalog(), str(layer)],
-                          {"SLIPWAY_TEST_EXO_KEY": DEFAULT_KEY, "SLIPWAY_TEST_EXO_SECRET": DEFAULT_SECRET})
-        yield server, ansible
-        assert server.violations == [], "requests the OpenAPI document does not allow: %s" % server.violations
-    finally:
-        server.stop()
-
-
-def test_exoscale_own_template_gets_slipway_managed(exoscale):
-    server, ansible = exoscale
+def test_exoscale_own_template_gets_slipway_managed(ansible_exoscale):
+    server, ansible = ansible_exoscale
     ansible.catalog_layers.append(own_image_layer(
         ansible.workdir, "own-template", {"exo-it": "image_lookup: {name: Linux Debian 12 (Bookworm) 64-bit}"},
         "debian"))
