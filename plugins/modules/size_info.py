@@ -18,8 +18,8 @@ description:
   - With O(flavor), checks that the flavor is in the cloud's table and returns it.
   - With neither, returns the cloud's flavor table.
   - Reads the catalog only and calls no cloud API, unless O(live=true).
-  - On a cloud whose catalog entry says C(sizing: cloud) (the shipped C(openstack) cloud), the flavors are the
-    ones the cloud lists, read when a machine is made; O(live=true) reads them now and chooses among them.
+  - "On a cloud whose catalog entry says C(sizing: cloud) (the shipped C(openstack) cloud), the flavors are the
+    ones the cloud lists, read when a machine is made; O(live=true) reads them now and chooses among them."
 author:
   - slipway.cloud contributors (@slipway-cloud)
 extends_documentation_fragment:

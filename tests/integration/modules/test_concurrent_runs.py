@@ -150,9 +150,9 @@ def openstack(openstack_cloud, openstack_env, tmp_path):
                 if [g["name"] for g in s.security_groups or []] != ["slipway_managed"] or not s.key_name]
 
     yield Family(ansible, CLOUD, IMAGE, live, whole)
+    group_absent = {"name": "slipway_managed", "cloud": CLOUD, "state": "absent"}
     ansible.playbook([instance_task(cloud=CLOUD, deployment="race", state="absent"),
-                      {"name": "group", "slipway.cloud.security_group": {"name": "slipway_managed", "cloud": CLOUD,
-                                                                          "state": "absent"}}])
+                      {"name": "group", "slipway.cloud.security_group": group_absent}])
     conn.close()
 
 

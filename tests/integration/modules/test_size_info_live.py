@@ -70,4 +70,3 @@ def test_exoscale_table_beside_the_clouds_and_its_drift(ansible_exoscale, tmp_pa
     assert sorted(drift) == ["Colossal", "Small"]
     assert (drift["Small"]["problem"], drift["Small"]["differs"]) == ("differs", ["ram_gb"])
     assert drift["Colossal"]["problem"] == "missing"
-

@@ -248,8 +248,8 @@ def test_a_clouds_yaml_entry_with_an_application_credential(ansible_os, conn):
         assert sorted(servers(conn, "osyaml")) == ["yaml-1"]
         # OS_CLOUD names an entry for the shipped cloud the same way
         env = dict(no_variables, OS_CLOUD="slipway-loopback")
-        info = ansible_os.playbook([{"name": "info", "slipway.cloud.instance_info": {"cloud": SHIPPED,
-                                                                                    "deployment": "osyaml"}}], env=env)
+        listed = {"cloud": SHIPPED, "deployment": "osyaml"}
+        info = ansible_os.playbook([{"name": "info", "slipway.cloud.instance_info": listed}], env=env)
         assert info.ok and [i["name"] for i in info.result()["instances"]] == ["yaml-1"], info
     finally:
         gone = ansible_os.playbook([instance_task(cloud=YAML_CLOUD, deployment="osyaml", state="absent")],
@@ -329,8 +329,8 @@ def test_size_info_live_shows_the_clouds_flavors_and_the_drift(ansible_os, opens
 # -- faults, and a run killed half-way ---------------------------------------------------------------
 
 @pytest.mark.long
-def test_a_fleet_of_ten_converges_exactly_under_thirty_percent_faults(ansible_os, conn, openstack_faults,
-                                                                     openstack_leftovers):
+def test_a_fleet_of_ten_converges_exactly_under_thirty_percent_faults(
+        ansible_os, conn, openstack_faults, openstack_leftovers):
     task = instance_task(image=IMAGE, cloud=CLOUD, count=10, name_pattern="flt-%02d", deployment="osflt",
                          exact=True, wait="running", ssh_public_key=PUBLIC_KEY, security_groups=[])
     openstack_faults(rate=0.3, seed=3)

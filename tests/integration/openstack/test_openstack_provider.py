@@ -64,8 +64,8 @@ def test_the_ways_to_authenticate_reach_the_same_project(openstack_cloud, openst
         "an application credential in OS_*": provider(os_cloud(credentials=()), appcred),
         "options.cloud": provider(os_cloud(credentials=(), cloud="slipway-loopback-appcred"),
                                   only(openstack_env, "OS_CLIENT_CONFIG_FILE")),
-        "OS_CLOUD": provider(os_cloud(credentials=()), dict(only(openstack_env, "OS_CLIENT_CONFIG_FILE"),
-                                                           OS_CLOUD="slipway-loopback")),
+        "OS_CLOUD": provider(os_cloud(credentials=()),
+                             dict(only(openstack_env, "OS_CLIENT_CONFIG_FILE"), OS_CLOUD="slipway-loopback")),
     }
     for way, each in ways.items():
         assert isinstance(each, OpenStackProvider), way
