@@ -25,20 +25,18 @@ import argparse
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
-import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 # tests/conftest.py makes the checkout importable as ansible_collections.slipway.cloud
 import conftest as _alias  # noqa: E402,F401  pylint: disable=unused-import,wrong-import-position
-from support.collection import ansible_command, ansible_env, collection_root  # noqa: E402
+from support.collection import collection_root  # noqa: E402
+from timed_playbooks import Runner, median  # noqa: E402
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration", "modules"))
 del sys.modules["conftest"]
@@ -46,33 +44,6 @@ import conftest  # noqa: E402  (the module tests' helpers: catalog layer, boto3 
 
 AMI = "ami-1e749f67"
 KEY_ID, SECRET = "AKIASLIPWAYBENCH0001", "slipwayBENCHfakeSECRET0123456789abcdefgh"
-
-
-def median(values):
-    return statistics.median(values) if values else float("nan")
-
-
-class Runner:
-    def __init__(self, workdir, layers, environ):
-        self.workdir = workdir
-        self.layers = layers
-        self.environ = environ
-
-    def playbook(self, tasks, name):
-        path = os.path.join(self.workdir, name + ".yml")
-        play = [{"hosts": "localhost", "gather_facts": False,
-                 "vars": {"ansible_python_interpreter": sys.executable}, "tasks": tasks}]
-        with open(path, "w") as handle:
-            yaml.safe_dump(play, handle, sort_keys=False)
-        env = ansible_env(SLIPWAY_CATALOG=os.pathsep.join(self.layers), **self.environ)
-        started = time.perf_counter()
-        process = subprocess.run(ansible_command("ansible-playbook", "-i", "localhost,", "-c", "local", path),
-                                 env=env, capture_output=True, text=True, check=False, timeout=1800)
-        seconds = time.perf_counter() - started
-        if process.returncode != 0:
-            raise RuntimeError("%s failed (rc %d):\n%s\n%s"
-                               % (name, process.returncode, process.stdout[-4000:], process.stderr[-2000:]))
-        return seconds, process.stdout
 
 
 def count_live(moto, tag_key, tag_value):

@@ -76,9 +76,13 @@ def build_cloud(name, body, path, line):
         for flavor, spec in (body.get("flavors") or {}).items())
     sizing = body.get("sizing", "table")
     if sizing == "table" and not flavors:
-        raise CatalogError("%s:%s: clouds.%s: give flavors (name -> {cpu, ram_gb}) or sizing: explicit"
-                           % (path, line, name), file=path, line=line, key="clouds.%s" % name,
-                           valid=["flavors", "sizing: explicit"])
+        raise CatalogError("%s:%s: clouds.%s: give flavors (name -> {cpu, ram_gb}), sizing: cloud (the flavors the "
+                           "cloud lists) or sizing: explicit" % (path, line, name), file=path, line=line,
+                           key="clouds.%s" % name, valid=["flavors", "sizing: cloud", "sizing: explicit"])
+    if sizing == "cloud" and flavors:
+        raise CatalogError("%s:%s: clouds.%s: sizing: cloud reads the flavors from the cloud; remove flavors, or "
+                           "keep them and remove sizing: cloud" % (path, line, name), file=path, line=line,
+                           key="clouds.%s.flavors" % name)
     return Cloud(
         name=name,
         provider=body["provider"],

@@ -86,8 +86,9 @@ SCHEMA = {
                 },
                 "security_groups": {"description": "Does the cloud have security groups.",
                                     "type": "boolean"},
-                "sizing": {"description": "table: only the listed flavors; explicit: any cpu/ram.",
-                           "enum": ["table", "explicit"]},
+                "sizing": {"description": "table: only the listed flavors; explicit: any cpu/ram; cloud: the "
+                                          "flavors the cloud lists, read when a machine is made.",
+                           "enum": ["table", "explicit", "cloud"]},
                 "flavors": {
                     "type": "object",
                     "minProperties": 1,
@@ -155,13 +156,20 @@ SCHEMA = {
             "properties": {
                 "image_id": {"type": "string", "minLength": 1},
                 "image_lookup": {
-                    "description": "Find the native image by name pattern (glob) and owner; newest wins.",
+                    "description": "Find the native image by name pattern (glob) and owner; newest wins. "
+                                   "Each provider family takes some of the other keys (docs/providers.md).",
                     "type": "object",
                     "additionalProperties": False,
                     "required": ["name"],
                     "properties": {
                         "name": {"type": "string", "minLength": 1},
                         "owner": {"type": "string", "minLength": 1},
+                        "visibility": {"description": "openstack: public, private, shared, community or all; "
+                                                      "exoscale: public or private.",
+                                       "type": "string", "minLength": 1},
+                        "architecture": {"description": "ec2: x86_64, arm64...", "type": "string", "minLength": 1},
+                        "family": {"description": "exoscale: the template family.", "type": "string",
+                                   "minLength": 1},
                     },
                 },
                 "login_user": {"type": "string", "minLength": 1},

@@ -301,6 +301,8 @@ def _converge_round(catalog, request, cloud, placement, provider, outcome, deadl
     # Groups first: a machine must never come up without its firewall.
     if plan.create:
         outcome.security_groups = ensure_placement_groups(catalog, placement, provider, request.check_mode)
+        # On a cloud sized by its own flavors, the flavor is chosen now, so that check mode shows it too.
+        placement = provider.sized_placement(placement)
 
     if request.check_mode:
         outcome.changed = plan.changes

@@ -16,7 +16,7 @@ __metaclass__ = type
 import ipaddress
 import re
 
-from ansible_collections.slipway.cloud.plugins.module_utils.model import CatalogError, Rule
+from ansible_collections.slipway.cloud.plugins.module_utils.model import CatalogError, ProviderError, Rule
 
 PROTOCOLS = ("tcp", "udp", "icmp", "any")
 _PROTO_ALIASES = {
@@ -192,6 +192,18 @@ def rule_sort_key(rule):
 def canonical(rules):
     """Sorted, deduplicated tuple of Rules."""
     return tuple(sorted(set(rules), key=rule_sort_key))
+
+
+def ports_from_one(rule, cloud_word, where=None):
+    """``rule`` as a cloud whose tcp/udp ports start at 1 stores it ("0-N" is kept as "1-N"), for clouds
+    such as Exoscale and Neutron. Both the wanted and the read-back rules go through this, so "all ports"
+    (0-65535) compares unchanged with what such an API returns (1-65535); port 0 alone is refused."""
+    if rule.proto in ("tcp", "udp") and rule.port_from == 0:
+        if rule.port_to == 0:
+            raise ProviderError("%s: %s cannot open port 0 (%s); ports start at 1"
+                                % (where or "rule", cloud_word, rule.proto), rule=rule.to_dict())
+        return Rule(rule.proto, 1, rule.port_to, rule.source)
+    return rule
 
 
 def parse_rules(items, where="rules"):

@@ -7,7 +7,10 @@ Rules (the public contract, see docs/catalog.md):
 - an explicit flavor name wins (it must be in the cloud's table);
 - otherwise the smallest flavor with cpu >= wanted and ram >= wanted, ties broken by
   fewer cpu, then less ram, then lower price (unpriced last), then name;
-- on a cloud with ``sizing: explicit`` any positive cpu/ram is accepted as is.
+- on a cloud with ``sizing: explicit`` any positive cpu/ram is accepted as is;
+- on a cloud with ``sizing: cloud`` the table is the cloud's own flavors, read when a machine is made
+  (providers.base.Provider.sized_placement applies these same rules to it): until then a choice carries
+  the wanted cpu/ram, or the flavor name, and no figures.
 No Ansible imports.
 """
 
@@ -16,7 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ansible_collections.slipway.cloud.plugins.module_utils.model import CatalogError
+from ansible_collections.slipway.cloud.plugins.module_utils.model import CatalogError, Flavor
 
 #: how many runners-up size_info and error messages show
 CANDIDATES = 3
@@ -109,6 +112,8 @@ def choose_flavor(cloud, cpu=None, ram_gb=None, flavor=None, source=None):
         if not isinstance(flavor, str) or not flavor:
             raise CatalogError("flavor must be a flavor name, got %r%s" % (flavor, _at(source)),
                                key="flavor", cloud=cloud.name, source=source)
+        if cloud.sizing == "cloud":
+            return SizeChoice(Flavor(name=flavor, cpu=None, ram_gb=None), None, None)
         chosen = cloud.flavor(flavor)
         if chosen is None:
             valid = [f.name for f in sorted_flavors(cloud)]
@@ -127,6 +132,8 @@ def choose_flavor(cloud, cpu=None, ram_gb=None, flavor=None, source=None):
     cpu = positive_number(cpu, "cpu", source) if cpu is not None else None
     ram_gb = positive_number(ram_gb, "ram_gb", source) if ram_gb is not None else None
 
+    if cloud.sizing == "cloud":
+        return SizeChoice(None, cpu, ram_gb)
     if cloud.sizing == "explicit":
         if cpu is None or ram_gb is None:
             raise CatalogError("cloud %s sizes machines explicitly: give both cpu and ram_gb%s"
@@ -154,3 +161,24 @@ def _describe(cpu, ram_gb):
     if ram_gb is not None:
         parts.append("at least %s GB ram" % ram_gb)
     return " and ".join(parts)
+
+
+def flavor_drift(table, live, name_for=None):
+    """How a catalog's flavor ``table`` differs from the flavors a cloud lists (``live``), as dicts:
+    ``problem`` "missing" (the cloud has no flavor of that name) or "differs" (other cpu, RAM or, when the
+    catalog gives it, disk), with both sides' figures. ``name_for`` maps a catalog name to the cloud's
+    (Exoscale: Tiny -> standard.tiny)."""
+    by_name = {flavor.name: flavor for flavor in live}
+    drift = []
+    for flavor in table:
+        cloud_name = name_for(flavor.name) if name_for else flavor.name
+        found = by_name.get(cloud_name)
+        entry = {"flavor": flavor.name, "cloud_name": cloud_name, "catalog": flavor_to_dict(flavor)}
+        if found is None:
+            drift.append(dict(entry, problem="missing", cloud=None, differs=[]))
+            continue
+        keys = ["cpu", "ram_gb"] + (["disk_gb"] if flavor.disk_gb is not None else [])
+        differs = [key for key in keys if getattr(found, key) != getattr(flavor, key)]
+        if differs:
+            drift.append(dict(entry, problem="differs", cloud=flavor_to_dict(found), differs=differs))
+    return drift

@@ -16,11 +16,9 @@ from ansible_collections.slipway.cloud.plugins.module_utils.catalog_layers impor
 from ansible_collections.slipway.cloud.plugins.module_utils.catalog_schema import ENV_VAR_PATTERN
 from ansible_collections.slipway.cloud.plugins.module_utils.model import CatalogError, Rule
 
-ALL = ["exoscale-ch-gva", "exoscale-ch-dk", "ultimum", "ec2", "local-a", "local-b"]
+ALL = ["exoscale-ch-gva", "exoscale-ch-dk", "openstack", "ec2", "local-a", "local-b"]
 SEED_EXOSCALE = [("Micro", 1, 0.5), ("Tiny", 1, 1), ("Small", 2, 2), ("Medium", 2, 4), ("Large", 4, 8),
                  ("Extra-large", 4, 16), ("Huge", 8, 32)]
-SEED_ULTIMUM = [("Basic", 1, 1), ("Standard", 2, 2), ("Standard Plus", 4, 4), ("Large", 8, 8),
-                ("Large Plus", 16, 16), ("Extra Large", 32, 32)]
 
 
 @pytest.fixture(autouse=True)
@@ -37,7 +35,7 @@ def shipped():
 def test_clouds_and_providers(shipped):
     assert list(shipped.clouds) == ALL
     assert {name: c.provider for name, c in shipped.clouds.items()} == {
-        "exoscale-ch-gva": "exoscale", "exoscale-ch-dk": "exoscale", "ultimum": "openstack", "ec2": "ec2",
+        "exoscale-ch-gva": "exoscale", "exoscale-ch-dk": "exoscale", "openstack": "openstack", "ec2": "ec2",
         "local-a": "local", "local-b": "local"}
     assert shipped.cloud("ec2").region == "eu-central-1"
     assert all(c.security_groups for c in shipped.clouds.values())
@@ -48,8 +46,19 @@ def test_exoscale_table_is_the_seeds(shipped, cloud):
     assert [(f.name, f.cpu, f.ram_gb) for f in shipped.cloud(cloud).flavors] == SEED_EXOSCALE
 
 
-def test_ultimum_table_is_the_seeds(shipped):
-    assert [(f.name, f.cpu, f.ram_gb) for f in shipped.cloud("ultimum").flavors] == SEED_ULTIMUM
+def test_the_openstack_cloud_is_any_openstack_sized_by_its_own_flavors(shipped):
+    """Ultimum, the seed's OpenStack cloud, ceased business (2025): the shipped OpenStack cloud is generic. Its
+    flavors are whatever the cloud lists (sizing: cloud), so the catalog resolves the wanted cpu/ram and the
+    provider picks the flavor when it creates; credentials are the OS_* variables openstack's tools read."""
+    cloud = shipped.cloud("openstack")
+    assert (cloud.sizing, cloud.flavors, cloud.region) == ("cloud", (), None)
+    assert all(variable.startswith("OS_") for _argument, variable in cloud.credentials)
+    assert {"auth_url", "username", "password", "project_name", "application_credential_id",
+            "application_credential_secret"} <= set(dict(cloud.credentials))
+    placement = shipped.resolve("debian-12", "openstack", size={"cpu": 2, "ram_gb": 4})
+    assert (placement.flavor, placement.cpu, placement.ram_gb) == (None, 2, 4)
+    assert shipped.resolve("debian-12", "openstack", size={"flavor": "m1.large"}).flavor == "m1.large"
+    assert "ultimum" not in shipped.clouds
 
 
 def test_credentials_are_variable_names(shipped):
@@ -71,7 +80,7 @@ def test_local_clouds_use_their_own_24_inside_198_18_0_0_15(shipped):
 def test_debian_12_everywhere_sized_one_cpu_one_gb(shipped):
     assert shipped.available_clouds("debian-12") == ALL
     flavors = {cloud: shipped.resolve("debian-12", cloud).flavor for cloud in ALL}
-    assert flavors == {"exoscale-ch-gva": "Tiny", "exoscale-ch-dk": "Tiny", "ultimum": "Basic",
+    assert flavors == {"exoscale-ch-gva": "Tiny", "exoscale-ch-dk": "Tiny", "openstack": None,
                        "ec2": "t3.micro", "local-a": "Tiny", "local-b": "Basic"}
     logins = {cloud: shipped.resolve("debian-12", cloud).login_user for cloud in ALL}
     assert logins["ec2"] == "admin" and logins["local-a"] == "root" and logins["exoscale-ch-gva"] == "debian"
@@ -89,7 +98,7 @@ def test_no_invented_ids_only_lookups_on_public_clouds(shipped):
 
 
 def test_ubuntu_lts_is_not_on_the_local_clouds(shipped):
-    assert shipped.available_clouds("ubuntu-24.04") == ["exoscale-ch-gva", "exoscale-ch-dk", "ultimum", "ec2"]
+    assert shipped.available_clouds("ubuntu-24.04") == ["exoscale-ch-gva", "exoscale-ch-dk", "openstack", "ec2"]
     with pytest.raises(CatalogError, match="image 'ubuntu-24.04' has no image_id or image_lookup for cloud local-a"):
         shipped.resolve("ubuntu-24.04", "local-a")
 
@@ -111,7 +120,6 @@ def test_open_all_exists_only_as_an_opt_in(shipped):
 
 def test_seed_sizes_on_the_shipped_clouds(shipped):
     assert shipped.resolve("debian-12", "exoscale-ch-gva", size={"cpu": 2, "ram_gb": 4}).flavor == "Medium"
-    assert shipped.resolve("debian-12", "ultimum", size={"cpu": 2, "ram_gb": 4}).flavor == "Standard Plus"
     assert shipped.resolve("debian-12", "ec2", size={"cpu": 2, "ram_gb": 4}).flavor == "t3.medium"
     with pytest.raises(CatalogError, match="no flavor of cloud exoscale-ch-dk"):
         shipped.resolve("debian-12", "exoscale-ch-dk", size={"cpu": 16, "ram_gb": 16})

@@ -41,6 +41,7 @@ from ansible_collections.slipway.cloud.plugins.module_utils.providers.waiting im
     timeout_error,
 )
 from ansible_collections.slipway.cloud.plugins.module_utils.rules import canonical, diff_rules, parse_rules
+from ansible_collections.slipway.cloud.plugins.module_utils.sizing import choose_flavor, flavor_drift
 from ansible_collections.slipway.cloud.plugins.module_utils.ssh_keys import parse_public_key
 
 #: options every family reads (a family declares its own in OPTIONS)
@@ -129,6 +130,8 @@ class Provider:
     OPTIONS = {}
     #: ((credential, ENV_VAR), ...) used when the catalog names none
     DEFAULT_CREDENTIALS = ()
+    #: True: a credential variable that is not set is left out (the family checks what its auth needs)
+    CREDENTIALS_OPTIONAL = False
     #: keys an image lookup may have (empty: the family cannot look images up by name)
     LOOKUP_KEYS = ()
     LOOKUP_EXAMPLE = "{name: 'debian-12-*'}"
@@ -148,9 +151,10 @@ class Provider:
         self.cloud = cloud
         self.environ = environ
         check_options(cloud, dict(COMMON_OPTIONS, **self.OPTIONS))
-        self.credentials = resolve_credentials(cloud, environ)
+        self.credentials = resolve_credentials(cloud, environ, optional=self.CREDENTIALS_OPTIONAL)
         self.caller = None             # a family that calls an API sets a calls.Caller
         self._image_cache = {}
+        self.created_ids = set()       # machines this provider created (a failed one of them is removed)
         self.survivor_rule = self.SURVIVOR_RULE and cloud.option("survivor_rule", True)
 
     @property
@@ -239,6 +243,7 @@ class Provider:
         """Create one machine per name; returns a CreatedMachines list (state may still be pending) with
         timings["requested_at"] set. The template: checks, image lookup, tags, then ``launch``. Runs at
         once may each create a name: ``settle_names`` (the survivor rule) then keeps one per name."""
+        placement = self.sized_placement(placement)
         names = self.fleet_names(placement, names)
         if not names:
             return CreatedMachines()
@@ -249,6 +254,7 @@ class Provider:
         request = LaunchRequest(placement, names, public_key, common, common[REQUEST_TAG])
         requested_at = time.time()
         machines = self.launch(request)
+        self.created_ids.update(m.id for m in machines)
         by_name = {m.name: m for m in machines}
         missing = [n for n in names if n not in by_name]
         if missing:
@@ -354,8 +360,8 @@ class Provider:
     def _raise_for_lost(self, machines, misses):
         failed = [m for m in machines if getattr(m, "fault", None)]
         if failed:
-            raise ProviderError("cloud %s: machine(s) failed while waiting for them: %s" % (
-                self.cloud.name, "; ".join("%s: %s" % (m.name, m.fault) for m in failed)),
+            raise ProviderError("cloud %s: machine(s) failed while waiting for them: %s%s" % (
+                self.cloud.name, "; ".join("%s: %s" % (m.name, m.fault) for m in failed), self._remove_failed(failed)),
                 cloud=self.cloud.name, machines=[m.name for m in failed])
         for verb, lost in (("terminated", [m for m in machines if m.state == "terminated"]),
                            ("gone", [m for m in machines if misses[m.id] >= self.MISSES_BEFORE_GONE])):
@@ -364,7 +370,53 @@ class Provider:
                                    % (self.cloud.name, verb, ", ".join(m.name for m in lost)),
                                    cloud=self.cloud.name, machines=[m.name for m in lost])
 
-    # -- images ---------------------------------------------------------------------
+    def _remove_failed(self, failed):
+        """Remove the failed machines this provider created, and say so (text for the error).
+
+        Here, for every cloud: a machine that never came up is of no use, it holds quota, and a re-run would
+        list its name as taken and keep it; removing it makes the re-run create it again. A failed machine
+        this run did not create (one it started) stays: it may hold someone's data.
+        """
+        ours = [m for m in failed if m.id in self.created_ids]
+        if not ours:
+            return ""
+        try:
+            self.destroy_machines(ours)
+        except ProviderError as exc:
+            return "; removing them failed too: %s" % exc.msg
+        return "; removed %s, which this run created, so that nothing is left (a later run creates %s again)" % (
+            ", ".join(m.name for m in ours), "them" if len(ours) > 1 else "it")
+
+    # -- sizes ------------------------------------------------------------------------------------
+    def list_sizes(self):
+        """Primitive with a default: the cloud's own sizes as [model.Flavor] (its figures, its names)."""
+        raise ProviderError("cloud %s (provider %s) cannot list its sizes" % (self.cloud.name, self.family),
+                            cloud=self.cloud.name, supported=False)
+
+    def size_name(self, flavor):
+        """Hook: the name under which the cloud lists the catalog's flavor ``flavor`` (Exoscale: Tiny ->
+        standard.tiny)."""
+        return flavor
+
+    def size_drift(self):
+        """(the cloud's flavors, the drift of the catalog's table from them): see sizing.flavor_drift."""
+        live = self.list_sizes()
+        return live, flavor_drift(self.cloud.flavors, live, self.size_name)
+
+    def sized_placement(self, placement):
+        """``placement`` with its flavor chosen from the flavors the cloud lists, on a cloud whose catalog entry
+        says ``sizing: cloud`` (the same rule as for a table: the smallest that fits); as it is elsewhere."""
+        if self.cloud.sizing != "cloud" or (placement.flavor and placement.cpu is not None):
+            return placement
+        where = "the flavors cloud %s lists (sizing: cloud)" % self.cloud.name
+        table = dataclasses.replace(self.cloud, sizing="table", flavors=tuple(self.list_sizes()))
+        choice = choose_flavor(table, cpu=placement.cpu, ram_gb=placement.ram_gb, flavor=placement.flavor,
+                               source=where)
+        sources = dict(placement.sources, flavor="chosen from " + where)
+        return dataclasses.replace(placement, flavor=choice.flavor_name, cpu=choice.cpu, ram_gb=choice.ram_gb,
+                                   sources=tuple(sources.items()))
+
+    # -- images ---------------------------------------------------------------------------------
     def search_images(self, lookup):
         """Primitive: images matching a checked ``lookup``, as dicts with at least id, name and
         creation_date (ISO text), in any order; ``build`` breaks ties between equal dates."""
@@ -528,14 +580,17 @@ def check_options(cloud, known):
                                 cloud=cloud.name, key="options." + str(key))
 
 
-def resolve_credentials(cloud, environ):
+def resolve_credentials(cloud, environ, optional=False):
     """Read each credential from the environment variable the catalog names.
 
-    A missing variable is an error that names the variable, never a value.
+    A missing variable is an error that names the variable, never a value (with ``optional``, it is left
+    out: the family checks that what is set is enough).
     """
     values = {}
     for argument, variable in cloud.credentials:
         if not environ.get(variable):
+            if optional:
+                continue
             raise ProviderError(
                 "cloud %s needs environment variable %s (for its %r credential); it is not set or empty"
                 % (cloud.name, variable, argument),
@@ -553,7 +608,7 @@ def ssh_key_name(public_key):
 _REGISTRY = {}
 #: family -> module under providers/ that registers it on import
 BUILTIN_FAMILIES = {"local": "local", "ec2": "ec2", "exoscale": "exoscale", "libcloud": "libcloud_generic",
-                    "openstack": "libcloud_generic"}
+                    "openstack": "openstack"}
 
 
 def register(family, factory):

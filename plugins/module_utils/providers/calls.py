@@ -78,15 +78,19 @@ class Caller:
 
     ``endpoint_text`` says what is called ("EC2 in us-east-1", "the Exoscale API at https://...");
     ``secrets`` are masked in every message; ``credential_variables`` are the environment variables
-    an authentication failure (HTTP 401/403) tells the user to check.
+    an authentication failure (HTTP 401/403) tells the user to check, or ``credential_source`` says where
+    the credentials came from instead ("the clouds.yaml entry mycloud").
     """
 
-    def __init__(self, cloud, endpoint_text, secrets, options=None, credential_variables=(), sleep=time.sleep):
+    def __init__(self, cloud, endpoint_text, secrets, options=None, credential_variables=(), sleep=time.sleep,
+                 credential_source=None):
         self.cloud = cloud
         self.endpoint_text = endpoint_text
         self.secrets = [value for value in secrets if value]
         self.options = dict(DEFAULT_RETRY, **(options or {}))
         self.credential_variables = list(credential_variables)
+        self.credential_source = credential_source or (
+            "environment variable(s) %s" % ", ".join(self.credential_variables) if self.credential_variables else None)
         self.sleep = sleep
         self.retries = 0            # transient failures retried so far (for tests and reports)
         self._lock = threading.Lock()
@@ -130,10 +134,9 @@ class Caller:
             message = ("cloud %s: cannot reach %s while trying to %s (%s); check the cloud's endpoint/region and "
                        "the network" % (name, self.endpoint_text, what, root_message(exc)))
             return ProviderError(mask(message, self.secrets), cloud=name, endpoint=self.endpoint_text, action=what)
-        if status in (401, 403) and self.credential_variables:
-            message = ("cloud %s: %s refused the request to %s: %s. Check the credentials in environment "
-                       "variable(s) %s (and that they allow this)"
-                       % (name, self.endpoint_text, what, describe_error(exc), ", ".join(self.credential_variables)))
+        if status in (401, 403) and self.credential_source:
+            message = ("cloud %s: %s refused the request to %s: %s. Check the credentials in %s (and that they "
+                       "allow this)" % (name, self.endpoint_text, what, describe_error(exc), self.credential_source))
             return ProviderError(mask(message, self.secrets), cloud=name, action=what, http_status=status,
                                  code=error_code(exc), variables=self.credential_variables)
         message = "cloud %s: %s failed: %s%s" % (name, what, describe_error(exc), suffix)

@@ -55,7 +55,7 @@ from ansible_collections.slipway.cloud.plugins.module_utils.providers.exoscale_a
     encode_labels,
 )
 from ansible_collections.slipway.cloud.plugins.module_utils.providers.waiting import poll_until
-from ansible_collections.slipway.cloud.plugins.module_utils.rules import canonical, parse_rules
+from ansible_collections.slipway.cloud.plugins.module_utils.rules import canonical, parse_rules, ports_from_one
 from ansible_collections.slipway.cloud.plugins.module_utils.ssh_keys import as_public_key
 
 DEFAULT_DISK_GB = 10                     # create-instance requires disk-size; 10 GiB is the API's minimum
@@ -193,6 +193,9 @@ class ExoscaleProvider(Provider):
         if "." in text:
             return text
         return "%s.%s" % (str(self.cloud.option("instance_family", "standard")).lower(), text)
+
+    def size_name(self, flavor):
+        return self.type_name(flavor)
 
     def _type_id(self, flavor):
         wanted = self.type_name(flavor)
@@ -522,17 +525,8 @@ class ExoscaleProvider(Provider):
 
 
 def exo_canonical(rule, where=None):
-    """A Rule as Exoscale can store it: ports start at 1 (tcp/udp "0-N" is kept as "1-N").
-
-    Both the wanted and the read-back rules go through this, so "all ports"
-    (0-65535) compares unchanged with what the API returns (1-65535).
-    """
-    if rule.proto in ("tcp", "udp") and rule.port_from == 0:
-        if rule.port_to == 0:
-            raise ProviderError("%s: Exoscale cannot open port 0 (%s); ports start at 1"
-                                % (where or "rule", rule.proto), rule=rule.to_dict())
-        return type(rule)(rule.proto, 1, rule.port_to, rule.source)
-    return rule
+    """A Rule as Exoscale can store it: tcp/udp ports start at 1."""
+    return ports_from_one(rule, "Exoscale", where)
 
 
 register("exoscale", ExoscaleProvider)

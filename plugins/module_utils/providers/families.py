@@ -28,3 +28,7 @@ try:
     from ansible_collections.slipway.cloud.plugins.module_utils.providers import local  # noqa: F401 pylint: disable=unused-import
 except ImportError:
     pass
+try:
+    from ansible_collections.slipway.cloud.plugins.module_utils.providers import openstack  # noqa: F401 pylint: disable=unused-import
+except ImportError:
+    pass

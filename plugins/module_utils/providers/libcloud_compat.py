@@ -15,11 +15,11 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.slipway.cloud.plugins.module_utils.model import Flavor, ProviderError
+from ansible_collections.slipway.cloud.plugins.module_utils.model import Flavor
+from ansible_collections.slipway.cloud.plugins.module_utils.providers.versions import LibraryRange
 
 #: the libcloud releases slipway.cloud is tested with (checked at provider start)
-SUPPORTED_RANGE = ((3, 8), (3, 10))
-SUPPORTED_TEXT = ">=3.8,<3.10"
+LIBCLOUD = LibraryRange("apache-libcloud", (3, 8), (3, 10), "(drivers change between releases)")
 
 #: where each libcloud driver keeps a size's vCPU count in NodeSize.extra
 VCPU_KEYS_BY_DRIVER = {
@@ -44,28 +44,9 @@ VCPU_KEYS_FALLBACK = ("vcpus", "vcpu", "vcpu_count", "guestCpus", "numberOfCores
 
 # -- version ---------------------------------------------------------------------
 
-def parse_version(text):
-    """"3.9.1" -> (3, 9, 1); "3.10.0rc1" -> (3, 10, 0)."""
-    numbers = []
-    for part in str(text).split(".")[:3]:
-        match = re.match(r"\d+", part)
-        if not match:
-            break
-        numbers.append(int(match.group(0)))
-    return tuple(numbers)
-
-
 def check_version(installed):
     """Raise ProviderError unless ``installed`` is within the tested range."""
-    version = parse_version(installed)
-    low, high = SUPPORTED_RANGE
-    if not version or not low <= version[:2] < high:
-        raise ProviderError(
-            "apache-libcloud %s is installed, but slipway.cloud supports apache-libcloud %s "
-            "(drivers change between releases); install one with: pip install 'apache-libcloud%s'"
-            % (installed, SUPPORTED_TEXT, SUPPORTED_TEXT),
-            installed=str(installed), supported=SUPPORTED_TEXT)
-    return version
+    return LIBCLOUD.check(installed)
 
 
 def require_libcloud():
@@ -73,10 +54,7 @@ def require_libcloud():
     try:
         import libcloud
     except ImportError:
-        raise ProviderError(
-            "apache-libcloud is not installed; slipway.cloud needs apache-libcloud %s "
-            "(pip install 'apache-libcloud%s')" % (SUPPORTED_TEXT, SUPPORTED_TEXT),
-            installed=None, supported=SUPPORTED_TEXT)
+        raise LIBCLOUD.missing()
     check_version(getattr(libcloud, "__version__", "unknown"))
     return libcloud
 

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) slipway.cloud contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Any libcloud compute driver behind the Provider interface (family "libcloud", and "openstack").
+"""Any libcloud compute driver behind the Provider interface (family "libcloud", and any family name that
+has no provider of its own: it is taken as a libcloud driver name).
 
 Only libcloud's common NodeDriver API is used (list/create/destroy/start/stop nodes,
 list sizes), so whatever a driver implements of it works; what a driver lacks
@@ -12,8 +13,8 @@ at create time. Security groups are not managed here: such clouds say
 
 Catalog cloud for this family::
 
-    provider: libcloud          # or openstack
-    options: {driver: digitalocean, driver_args: {...}}   # driver not needed for openstack
+    provider: libcloud          # or a libcloud driver name (digitalocean, linode, ...)
+    options: {driver: digitalocean, driver_args: {...}}   # driver not needed when provider names it
     credentials: {key: ENV_NAME, secret: ENV_NAME, <other driver argument>: ENV_NAME}
 """
 
@@ -301,4 +302,3 @@ class LibcloudProvider(Provider):
 
 
 register("libcloud", LibcloudProvider)
-register("openstack", LibcloudProvider)

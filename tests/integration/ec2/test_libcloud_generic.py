@@ -102,12 +102,15 @@ def test_unknown_driver_and_missing_driver(moto, env):
         get_provider(make_cloud(moto.url, provider="libcloud"), env)
 
 
-def test_openstack_family_uses_the_generic_adapter(env):
+def test_libcloud_openstack_driver_stays_available_through_the_generic_adapter(env):
+    """The openstack family has its own provider (openstacksdk); libcloud's OpenStack driver is still there for
+    those who name it."""
     from ansible_collections.slipway.cloud.plugins.module_utils.model import Cloud
 
-    cloud = Cloud(name="os", provider="openstack", endpoint="http://127.0.0.1:1",
+    cloud = Cloud(name="os", provider="libcloud", endpoint="http://127.0.0.1:1",
                   credentials=(("key", "SLIPWAY_TEST_AWS_KEY"), ("secret", "SLIPWAY_TEST_AWS_SECRET")),
-                  options=(("driver_args", {"ex_force_auth_url": "http://127.0.0.1:1/v3",
+                  options=(("driver", "openstack"),
+                           ("driver_args", {"ex_force_auth_url": "http://127.0.0.1:1/v3",
                                             "ex_force_auth_version": "3.x_password", "ex_tenant_name": "demo"}),
                            ("retry_attempts", 1)))
     provider = get_provider(cloud, env)

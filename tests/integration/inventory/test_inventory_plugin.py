@@ -362,3 +362,47 @@ def test_pinned_host_keys_are_checked_strictly(shipped_catalog, inventory, local
     assert not {"ansible_ssh_common_args", "ansible_ssh_host_key_checking"} & set(hostvars(inventory.list(off)[0])[host])
     own = inventory.write("own.slipway.yml", **dict(options, compose={"ansible_ssh_common_args": "'-o Foo=bar'"}))
     assert hostvars(inventory.list(own)[0])[host]["ansible_ssh_common_args"] == "-o Foo=bar"
+
+
+# -- with the loopback OpenStack -----------------------------------------------------------
+
+@pytest.mark.openstack
+def test_openstack_and_local_machines_at_once(openstack_cloud, openstack_env, shipped_catalog, inventory,
+                                              local_machines, tmp_path):
+    """One source lists Nova's servers (their metadata carries the slipway tags) beside real local machines."""
+    import dataclasses
+
+    from support.openstack_catalog import CLOUD, IMAGE, write_layer
+
+    from ansible_collections.slipway.cloud.plugins.module_utils.catalog import load_catalog
+    from ansible_collections.slipway.cloud.plugins.module_utils.providers.base import get_provider
+
+    run_id = "osinv%d" % os.getpid()
+    layer = write_layer(str(tmp_path), openstack_cloud.seeded)
+    catalog = load_catalog([shipped_catalog, layer], cache=False)
+    provider = get_provider(catalog.cloud(CLOUD), openstack_env)
+    placement = dataclasses.replace(catalog.resolve(IMAGE, CLOUD), security_groups=())
+    made = provider.create_machines(placement, [run_id + "-o1", run_id + "-o2"], None, {"slipway:deployment": run_id})
+    try:
+        provider.wait_machines(made, "running", 300)
+        (on_a,) = local_machines("local-a", names=(run_id + "-a1",),
+                                 tags={"slipway:deployment": run_id, "slipway:image": "debian-12"})
+        inventory.env.update(openstack_env)
+        source = inventory.write("mixed.slipway.yml", catalog=[shipped_catalog, layer], clouds=[CLOUD, "local-a"])
+        data, stderr = inventory.list(source)
+        hv = hostvars(data)
+        openstack_hosts = ["%s.%s" % (m.name, CLOUD) for m in made]
+        local_host = on_a.name + ".local-a"
+        assert set(openstack_hosts + [local_host]) <= set(hv), (sorted(hv), stderr)
+        assert group_hosts(data, "deployment_" + run_id) == sorted(openstack_hosts + [local_host])
+        assert group_hosts(data, "cloud_os_lb") == openstack_hosts
+        for machine, host in zip(made, openstack_hosts):
+            assert hv[host]["ansible_host"] == machine.private_ip
+            assert hv[host]["ansible_user"] == "debian"
+            assert (hv[host]["slipway_state"], hv[host]["slipway_flavor"], hv[host]["slipway_cpu"]) == (
+                "running", "Basic", 1)
+            assert hv[host]["slipway_image"] == IMAGE and "slipway_host_keys" not in hv[host]
+        assert hv[local_host]["ansible_user"] == "root" and hv[local_host]["slipway_host_keys"]
+    finally:
+        provider.destroy_machines(made)
+        provider.close()

@@ -192,6 +192,40 @@ def ansible_moto(moto, tmp_path):
     return Ansible(str(tmp_path), [shipped_catalog(), layer], env)
 
 
+#: an Exoscale cloud served by the test server (tests/support/exoscale_server.py), whose URL fills %s
+EXO_CLOUD = """\
+clouds:
+  exo-it:
+    description: the Exoscale test server
+    provider: exoscale
+    region: ch-gva-2
+    endpoint: %s
+    credentials: {key: SLIPWAY_TEST_EXO_KEY, secret: SLIPWAY_TEST_EXO_SECRET}
+    options: {poll_interval: 0.01, retry_base_delay: 0.01, retry_max_delay: 0.05, ssh_probe: false}
+    flavors:
+      Tiny: {cpu: 1, ram_gb: 1}
+      Small: {cpu: 2, ram_gb: 2}
+"""
+
+
+@pytest.fixture
+def ansible_exoscale(tmp_path):
+    """(server, Ansible): a fresh Exoscale test server and the exo-it cloud on it; every request it saw
+    must have been one the OpenAPI document allows."""
+    from support.exoscale_server import DEFAULT_KEY, DEFAULT_SECRET, ExoscaleFake
+
+    server = ExoscaleFake(op_polls=1, settle_reads=1).start()
+    try:
+        layer = tmp_path / "exo-cloud.yml"
+        layer.write_text(EXO_CLOUD % server.url)
+        ansible = Ansible(str(tmp_path), [shipped_catalog(), str(layer)],
+                          {"SLIPWAY_TEST_EXO_KEY": DEFAULT_KEY, "SLIPWAY_TEST_EXO_SECRET": DEFAULT_SECRET})
+        yield server, ansible
+        assert server.violations == [], "requests the OpenAPI document does not allow: %s" % server.violations
+    finally:
+        server.stop()
+
+
 def shipped_catalog():
     """The catalog/ directory of the collection copy Ansible loads."""
     return os.path.join(collection_root(), "catalog")

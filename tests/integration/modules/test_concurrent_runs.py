@@ -5,8 +5,9 @@
 
 As in AWX (concurrent jobs of one template, workflow branches, a retry while the first attempt runs):
 whole ansible-playbook processes started together behind a barrier, so that their creates really race,
-on the EC2 API server (moto), the Exoscale test server and a local cloud. What is on each cloud is read
-independently of slipway: boto3, the fake's own state, the local cloud's records.
+on the EC2 API server (moto), the Exoscale test server, a local cloud and the loopback OpenStack. What is on
+each cloud is read independently of slipway: boto3, the fake's own state, the local cloud's records,
+openstacksdk on the internal endpoints.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -60,59 +61,44 @@ def ec2(ansible_moto, moto):
     return Family(ansible_moto, "moto-a", "trusty", live, whole)
 
 
-EXO_CLOUD = """\
-clouds:
-  exo-race:
-    description: the Exoscale test server
-    provider: exoscale
-    region: ch-gva-2
-    endpoint: %s
-    credentials: {key: SLIPWAY_TEST_EXO_KEY, secret: SLIPWAY_TEST_EXO_SECRET}
-    options: {poll_interval: 0.01, retry_base_delay: 0.01, retry_max_delay: 0.05, ssh_probe: false}
-    flavors:
-      Tiny: {cpu: 1, ram_gb: 1}
+#: the image of the races on the exo-it cloud (module_helpers.EXO_CLOUD)
+EXO_IMAGE = """\
 images:
   exo-debian:
     description: Debian 12 on the Exoscale test server
     login_user: debian
     size: {cpu: 1, ram_gb: 1}
     clouds:
-      exo-race: {image_lookup: {name: "Linux Debian 12 (Bookworm) 64-bit"}}
+      exo-it: {image_lookup: {name: "Linux Debian 12 (Bookworm) 64-bit"}}
 """
 
 
 @pytest.fixture
-def exoscale(tmp_path):
-    from support.exoscale_server import DEFAULT_KEY, DEFAULT_SECRET, ExoscaleFake
+def exoscale(ansible_exoscale, tmp_path):
     from ansible_collections.slipway.cloud.plugins.module_utils.providers.exoscale_api import decode_labels
 
-    server = ExoscaleFake(op_polls=1, settle_reads=1).start()
-    try:
-        layer = tmp_path / "exo-race.yml"
-        layer.write_text(EXO_CLOUD % server.url)
-        ansible = Ansible(str(tmp_path), [shipped_catalog(), str(layer)],
-                          {"SLIPWAY_TEST_EXO_KEY": DEFAULT_KEY, "SLIPWAY_TEST_EXO_SECRET": DEFAULT_SECRET})
+    server, ansible = ansible_exoscale
+    layer = tmp_path / "exo-image.yml"
+    layer.write_text(EXO_IMAGE)
+    ansible.catalog_layers.append(str(layer))
 
-        def instances(deployment):
-            with server.lock:
-                return [i for i in server.state.instances.values()
-                        if decode_labels(i["labels"]).get("slipway:deployment") == deployment]
+    def instances(deployment):
+        with server.lock:
+            return [i for i in server.state.instances.values()
+                    if decode_labels(i["labels"]).get("slipway:deployment") == deployment]
 
-        def live(deployment):
-            counts = {}
-            for item in instances(deployment):
-                name = decode_labels(item["labels"]).get("slipway:name")
-                counts[name] = counts.get(name, 0) + 1
-            return counts
+    def live(deployment):
+        counts = {}
+        for item in instances(deployment):
+            name = decode_labels(item["labels"]).get("slipway:name")
+            counts[name] = counts.get(name, 0) + 1
+        return counts
 
-        def whole(deployment):
-            managed = [g["id"] for g in server.state.security_groups.values() if g["name"] == "slipway_managed"]
-            return [i["id"] for i in instances(deployment) if i["groups"] != managed or len(i["keys"]) != 1]
+    def whole(deployment):
+        managed = [g["id"] for g in server.state.security_groups.values() if g["name"] == "slipway_managed"]
+        return [i["id"] for i in instances(deployment) if i["groups"] != managed or len(i["keys"]) != 1]
 
-        yield Family(ansible, "exo-race", "exo-debian", live, whole)
-        assert server.violations == [], "requests the OpenAPI document does not allow: %s" % server.violations
-    finally:
-        server.stop()
+    return Family(ansible, "exo-it", "exo-debian", live, whole)
 
 
 @pytest.fixture
@@ -140,7 +126,37 @@ def local(ansible_local, local_pair):
     ansible_local.playbook([instance_task(cloud=LOCAL_A, deployment="race", state="absent")])
 
 
-FAMILIES = ["ec2", "exoscale", pytest.param("local", marks=pytest.mark.local_machines)]
+@pytest.fixture
+def openstack(openstack_cloud, openstack_env, tmp_path):
+    from support.openstack_catalog import CLOUD, IMAGE, write_layer
+
+    ansible = Ansible(str(tmp_path), [shipped_catalog(), write_layer(str(tmp_path), openstack_cloud.seeded)],
+                      openstack_env)
+    conn = openstack_cloud.connect("password", interface="internal")
+
+    def servers(deployment):
+        return [s for s in conn.compute.servers() if s.status != "DELETED"
+                and (s.metadata or {}).get("slipway:deployment") == deployment]
+
+    def live(deployment):
+        counts = {}
+        for server in servers(deployment):
+            name = server.metadata.get("slipway:name")
+            counts[name] = counts.get(name, 0) + 1
+        return counts
+
+    def whole(deployment):
+        return [s.id for s in servers(deployment)
+                if [g["name"] for g in s.security_groups or []] != ["slipway_managed"] or not s.key_name]
+
+    yield Family(ansible, CLOUD, IMAGE, live, whole)
+    group_absent = {"name": "slipway_managed", "cloud": CLOUD, "state": "absent"}
+    ansible.playbook([instance_task(cloud=CLOUD, deployment="race", state="absent"),
+                      {"name": "group", "slipway.cloud.security_group": group_absent}])
+    conn.close()
+
+
+FAMILIES = ["ec2", "exoscale", pytest.param("local", marks=pytest.mark.local_machines), "openstack"]
 
 
 @pytest.fixture(params=FAMILIES)

@@ -5,10 +5,11 @@
 
 The shipped catalog sets ``defaults: {security_groups: [slipway_managed]}``. A user's image that
 names no groups (and has no parent that does) must come up in slipway_managed, with SSH and the
-image's ports open through it, on the EC2 API server, on the Exoscale test server and on a local
-cloud, through real ansible-playbook runs. What is on each cloud is read independently of slipway:
-boto3 and amazon.aws.ec2_instance_info for EC2, the fake's own state for Exoscale, the local
-cloud's machine record and real connections for a local machine.
+image's ports open through it, on the EC2 API server, on the Exoscale test server, on a local
+cloud and on the loopback OpenStack, through real ansible-playbook runs. What is on each cloud is read
+independently of slipway: boto3 and amazon.aws.ec2_instance_info for EC2, the fake's own state for
+Exoscale, the local cloud's machine record and real connections for a local machine, openstacksdk for
+OpenStack.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -82,39 +83,8 @@ def test_ec2_own_image_gets_slipway_managed(ansible_moto, moto):
 
 # -- Exoscale (the test server checking every request against Exoscale's OpenAPI document) --------
 
-EXO_CLOUD = """\
-clouds:
-  exo-it:
-    description: the Exoscale test server
-    provider: exoscale
-    region: ch-gva-2
-    endpoint: %s
-    credentials: {key: SLIPWAY_TEST_EXO_KEY, secret: SLIPWAY_TEST_EXO_SECRET}
-    options: {poll_interval: 0.01, retry_base_delay: 0.01, retry_max_delay: 0.05, ssh_probe: false}
-    flavors:
-      Tiny: {cpu: 1, ram_gb: 1}
-      Small: {cpu: 2, ram_gb: 2}
-"""
-
-
-@pytest.fixture
-def exoscale(tmp_path):
-    from support.exoscale_server import DEFAULT_KEY, DEFAULT_SECRET, ExoscaleFake
-
-    server = ExoscaleFake(op_polls=1, settle_reads=1).start()
-    try:
-        layer = tmp_path / "exo-cloud.yml"
-        layer.write_text(EXO_CLOUD % server.url)
-        ansible = Ansible(str(tmp_path), [shipped_catalog(), str(layer)],
-                          {"SLIPWAY_TEST_EXO_KEY": DEFAULT_KEY, "SLIPWAY_TEST_EXO_SECRET": DEFAULT_SECRET})
-        yield server, ansible
-        assert server.violations == [], "requests the OpenAPI document does not allow: %s" % server.violations
-    finally:
-        server.stop()
-
-
-def test_exoscale_own_template_gets_slipway_managed(exoscale):
-    server, ansible = exoscale
+def test_exoscale_own_template_gets_slipway_managed(ansible_exoscale):
+    server, ansible = ansible_exoscale
     ansible.catalog_layers.append(own_image_layer(
         ansible.workdir, "own-template", {"exo-it": "image_lookup: {name: Linux Debian 12 (Bookworm) 64-bit}"},
         "debian"))
@@ -137,6 +107,43 @@ def test_exoscale_own_template_gets_slipway_managed(exoscale):
     assert again.ok and again.result()["changed"] is False, again
     gone = ansible.playbook([instance_task(cloud="exo-it", deployment="dflt", state="absent")])
     assert gone.ok and gone.result()["changed"] is True and state.instances == {}, gone
+
+
+# -- OpenStack (the loopback Nova and Neutron) ------------------------------------------------------
+
+@pytest.mark.openstack
+def test_openstack_own_image_gets_slipway_managed(openstack_cloud, openstack_env, tmp_path):
+    from support.openstack_catalog import CLOUD, write_layer
+
+    seeded = openstack_cloud.seeded
+    ansible = Ansible(str(tmp_path), [shipped_catalog(), write_layer(str(tmp_path), seeded)], openstack_env)
+    ansible.catalog_layers.append(own_image_layer(
+        ansible.workdir, "own-glance", {CLOUD: "image_lookup: {name: 'Debian 12 bookworm *', owner: '%s'}"
+                                        % seeded.admin_project_id}, "debian"))
+    task = instance_task(image="own-glance", cloud=CLOUD, name="own-1", deployment="dflt", wait="running",
+                         ssh_public_key=PUBLIC_KEY)
+    conn = openstack_cloud.connect("password", interface="internal")
+    try:
+        made = ansible.playbook([task])
+        assert made.ok, made
+        result = made.result()
+        assert result["changed"] is True and managed_outcome(result, CLOUD)["after"] == MANAGED_8443
+        (instance,) = result["instances"]
+        # Nova's server is in that group, and Neutron's group holds SSH and the image's port (the default
+        # egress rules beside them, untouched)
+        server = conn.compute.get_server(instance["id"])
+        assert [g["name"] for g in server.security_groups] == ["slipway_managed"]
+        (group,) = conn.network.security_groups(name="slipway_managed")
+        assert sorted((r["protocol"], r["port_range_min"], r["remote_ip_prefix"]) for r in group.security_group_rules
+                      if r["direction"] == "ingress") == [("tcp", 22, "0.0.0.0/0"), ("tcp", 8443, "0.0.0.0/0")]
+        again = ansible.playbook([task])
+        assert again.ok and again.result()["changed"] is False, again
+    finally:
+        gone = ansible.playbook([instance_task(cloud=CLOUD, deployment="dflt", state="absent"),
+                                 {"name": "group", "slipway.cloud.security_group": {
+                                     "name": "slipway_managed", "cloud": CLOUD, "state": "absent"}}])
+        conn.close()
+    assert gone.ok and gone.result()["changed"] is True, gone
 
 
 # -- a local cloud (real machines; skipped where the host cannot run them) ---------------------------

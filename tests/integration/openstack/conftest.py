@@ -1,7 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) slipway.cloud contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The loopback OpenStack: the fixtures live in tests/support/openstack_loopback/fixtures.py."""
+"""The loopback OpenStack's tests. Its fixtures (openstack_cloud, openstack_env, openstack_faults,
+openstack_leftovers) come from tests/integration/conftest.py, so that every suite shares one cloud per
+session; the modules' playbook helper (module_helpers.Ansible) is importable from here."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -10,10 +12,7 @@ __metaclass__ = type
 import os
 import sys
 
-TESTS = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-if TESTS not in sys.path:
-    sys.path.insert(0, TESTS)
-
-from support.openstack_loopback.fixtures import (  # noqa: E402,F401  pylint: disable=unused-import
-    openstack_cloud, openstack_env, openstack_faults, openstack_leftovers,
-)
+INTEGRATION = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MODULES = os.path.join(INTEGRATION, "modules")
+if MODULES not in sys.path:
+    sys.path.append(MODULES)
