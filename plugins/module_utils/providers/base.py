@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import difflib
 import fnmatch
 import os
 import time
@@ -30,6 +29,7 @@ from ansible_collections.slipway.cloud.plugins.module_utils.model import (
     ProviderError,
 )
 from ansible_collections.slipway.cloud.plugins.module_utils.names import check_machine_names
+from ansible_collections.slipway.cloud.plugins.module_utils.providers.settings import check_options, resolve_credentials
 from ansible_collections.slipway.cloud.plugins.module_utils.providers.survivors import (
     CreatedMachines,
     new_request_token,
@@ -560,49 +560,6 @@ class Provider:
 
     def close(self):
         """Release connections; safe to call twice."""
-
-
-def check_options(cloud, known):
-    """One clear error for an option the family does not know (naming the closest valid one),
-    or one of the wrong type."""
-    for key, value in cloud.options:
-        if key not in known:
-            close = difflib.get_close_matches(str(key), list(known), n=1, cutoff=0.6)
-            raise ProviderError("cloud %s: unknown option %r for provider %s; valid options: %s%s"
-                                % (cloud.name, key, cloud.provider, ", ".join(sorted(known)),
-                                   "; did you mean %r?" % close[0] if close else ""),
-                                cloud=cloud.name, key="options." + str(key), valid=sorted(known))
-        kind = known[key]
-        kinds = kind if isinstance(kind, tuple) else (kind,)
-        if value is not None and (not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds)):
-            raise ProviderError("cloud %s: option %s must be a %s, got %r"
-                                % (cloud.name, key, " or ".join(t.__name__ for t in kinds), value),
-                                cloud=cloud.name, key="options." + str(key))
-
-
-def resolve_credentials(cloud, environ, optional=False):
-    """Read each credential from the environment variable the catalog names.
-
-    A missing variable is an error that names the variable, never a value (with ``optional``, it is left
-    out: the family checks that what is set is enough).
-    """
-    values = {}
-    for argument, variable in cloud.credentials:
-        if not environ.get(variable):
-            if optional:
-                continue
-            raise ProviderError(
-                "cloud %s needs environment variable %s (for its %r credential); it is not set or empty"
-                % (cloud.name, variable, argument),
-                cloud=cloud.name, variable=variable)
-        values[argument] = environ[variable]
-    return values
-
-
-def ssh_key_name(public_key):
-    """(key-pair name, "type base64") for an OpenSSH public key: the name is slipway-<sha256 of the blob>."""
-    key = parse_public_key(public_key)
-    return key.pair_name, key.line
 
 
 _REGISTRY = {}

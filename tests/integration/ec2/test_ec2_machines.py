@@ -15,8 +15,8 @@ from ansible_collections.slipway.cloud.plugins.module_utils.model import (
     NAME_TAG,
     ProviderError,
 )
-from ansible_collections.slipway.cloud.plugins.module_utils.providers.base import ssh_key_name
 from ansible_collections.slipway.cloud.plugins.module_utils.providers.ec2 import Ec2Provider
+from ansible_collections.slipway.cloud.plugins.module_utils.ssh_keys import parse_public_key
 
 TAGS = {MANAGED_TAG: "true", DEPLOYMENT_TAG: "dep-1"}
 
@@ -150,8 +150,8 @@ def test_wait_reports_terminated_machines_at_once(provider, placement):
 
 
 def test_key_pair_imported_once_under_a_stable_name(provider, placement, moto):
-    name = ssh_key_name(SSH_KEY)[0]
-    assert name == ssh_key_name(SSH_KEY.replace("slipway-test", "other comment"))[0]
+    name = parse_public_key(SSH_KEY).pair_name
+    assert name == parse_public_key(SSH_KEY.replace("slipway-test", "other comment")).pair_name
     assert provider.ensure_key_pair(SSH_KEY) == name
     moto.clear_counters()
     assert provider.ensure_key_pair(SSH_KEY) == name
@@ -164,7 +164,7 @@ def test_key_pair_imported_once_under_a_stable_name(provider, placement, moto):
 @pytest.mark.parametrize("bad", ["not a key", "ssh-ed25519 !!!notbase64!!!", ""])
 def test_bad_public_key(bad):
     with pytest.raises(ProviderError, match="ssh_public_key"):
-        ssh_key_name(bad)
+        parse_public_key(bad)
 
 
 def test_missing_security_group_is_a_clear_error(provider, cloud, image_id):
