@@ -20,7 +20,6 @@ __metaclass__ = type
 
 import logging
 import os
-import string
 import sys
 
 import pytest
@@ -29,11 +28,10 @@ TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if TESTS not in sys.path:
     sys.path.insert(0, TESTS)
 
-from support.collection import collection_root, collections_path  # noqa: E402
+from support.collection import collections_path  # noqa: E402
 
-INVENTORY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "inventory.yml")
-#: Why this session cannot run, or None.
-NOT_HERE = None
+HERE = os.path.dirname(os.path.abspath(__file__))
+INVENTORY = os.path.join(HERE, "inventory.yml")
 
 
 def _install_collection_finder():
@@ -48,6 +46,7 @@ def _install_collection_finder():
     return None
 
 
+#: Why this session cannot run, or None.
 NOT_HERE = _install_collection_finder()
 # pytest-ansible looks for molecule scenarios with git at start-up and warns that the copy has no .git;
 # this session runs no scenario.
@@ -66,6 +65,8 @@ def pytest_collection_modifyitems(config, items):
     if reason is None and config.pluginmanager.getplugin("ansible") is None:
         reason = "pytest-ansible is not loaded: run with -p pytest_ansible.plugin (the Makefile's modules-adhoc)"
     for item in items:
+        if not str(item.path).startswith(HERE + os.sep):
+            continue        # a session over more of tests/ (this hook sees all of its items)
         if reason:
             item.add_marker(pytest.mark.skip(reason=reason))
         else:
@@ -73,102 +74,5 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.ansible(inventory=INVENTORY, host_pattern="localhost"))
 
 
-@pytest.fixture(scope="session", autouse=True)
-def module_environment(tmp_path_factory):
-    """The modules inherit this process's environment: no user's catalog, a parse cache of the session's own."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("SLIPWAY_CATALOG", raising=False)
-        patch.setenv("SLIPWAY_CATALOG_CACHE", str(tmp_path_factory.mktemp("parse-cache")))
-        yield
-
-
-def _set_cli_flags(patch, check_mode, diff):
-    """Make the next ad-hoc runs behave as ``ansible --check`` / ``--diff`` would, until ``patch`` is undone.
-
-    pytest-ansible 26.10 has an --ansible-check option but never passes it on: each ad-hoc run parses a
-    command line of connection, user, become and module path only. And that parse cannot carry more: it
-    ends in GlobalCLIArgs, a singleton, so the first run's arguments hold for the whole process. A task's
-    check_mode and diff default to context.CLIARGS['check'] / ['diff'], read when the task runs: this
-    replaces CLIARGS with the same arguments plus these two right after each parse.
-    """
-    from ansible import context  # pylint: disable=import-outside-toplevel
-    from ansible.utils.context_objects import CLIArgs  # pylint: disable=import-outside-toplevel
-
-    parse = context._init_global_context  # pylint: disable=protected-access
-
-    def init_global_context(cli_args):
-        parse(cli_args)
-        context.CLIARGS = CLIArgs(dict(context.CLIARGS, check=check_mode, diff=diff))
-
-    patch.setattr(context, "CLIARGS", context.CLIARGS)     # the global one comes back afterwards
-    patch.setattr(context, "_init_global_context", init_global_context)
-
-
-@pytest.fixture
-def slipway(ansible_module, monkeypatch):
-    """slipway("image_info", image="debian-12") -> the result of slipway.cloud.image_info on localhost.
-
-    check_mode=True / diff=True run it as ``ansible --check`` / ``--diff`` would.
-    """
-
-    def run(module, check_mode=False, diff=False, **options):
-        with monkeypatch.context() as patch:
-            if check_mode or diff:
-                _set_cli_flags(patch, check_mode, diff)
-            result = getattr(ansible_module, "slipway.cloud." + module)(**options)
-        return dict(result["localhost"])
-
-    return run
-
-
-def shipped_catalog():
-    """The catalog/ directory of the collection copy Ansible loads."""
-    return os.path.join(collection_root(), "catalog")
-
-
-# -- moto's EC2 API server, with the module tests' catalog layer on it ------------------------------------
-MOTO_LAYER = os.path.join(TESTS, "integration", "modules", "catalog", "moto.yml")
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "AKIASLIPWAYADHOC0001", "AWS_SECRET_ACCESS_KEY": "slipway-adhoc-secret"}
-
-
-@pytest.fixture(scope="session")
-def moto():
-    from support.moto_server import MotoServer  # pylint: disable=import-outside-toplevel
-
-    # a process: the modules' workers are forked from this one, which should hold no server thread
-    server = MotoServer(mode="process").start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def moto_catalog(moto, tmp_path, monkeypatch):
-    """A fresh moto; the shipped catalog plus tests/integration/modules/catalog/moto.yml on it, given to
-    the modules as SLIPWAY_CATALOG with fake credentials. Returns the layer's path."""
-    moto.reset()
-    with open(MOTO_LAYER, encoding="utf-8") as handle:
-        (tmp_path / "moto.yml").write_text(string.Template(handle.read()).substitute(moto_url=moto.url))
-    layer = str(tmp_path / "moto.yml")
-    monkeypatch.setenv("SLIPWAY_CATALOG", os.pathsep.join([shipped_catalog(), layer]))
-    for name, value in CREDENTIALS.items():
-        monkeypatch.setenv(name, value)
-    return layer
-
-
-def ec2_instances(moto, **tags):
-    """{slipway:name: instance id} of the live instances on moto-a (us-east-1) with these tags, read with
-    boto3: what is on the cloud, independent of slipway."""
-    import boto3  # pylint: disable=import-outside-toplevel
-
-    client = boto3.client("ec2", region_name="us-east-1", endpoint_url=moto.url,
-                          aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                          aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
-    filters = [{"Name": "tag:%s" % key, "Values": [value]} for key, value in tags.items()]
-    filters.append({"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]})
-    found = {}
-    for page in client.get_paginator("describe_instances").paginate(Filters=filters):
-        for reservation in page["Reservations"]:
-            for instance in reservation["Instances"]:
-                names = [t["Value"] for t in instance.get("Tags", []) if t["Key"] == "slipway:name"]
-                found[names[0] if names else instance["InstanceId"]] = instance["InstanceId"]
-    return found
+# fixtures: after the finder (they import nothing of the engine themselves)
+from adhoc_helpers import *  # noqa: E402,F401,F403  pylint: disable=wildcard-import,unused-wildcard-import,wrong-import-position

@@ -12,7 +12,7 @@ __metaclass__ = type
 
 import os
 
-from conftest import shipped_catalog
+from adhoc_helpers import shipped_catalog
 
 SHIPPED_DEBIAN = {  # cloud: (provider, image id or lookup, flavor, cpu, ram, login user)
     "exoscale-ch-gva": ("exoscale", {"name": "Linux Debian 12 (Bookworm) 64-bit"}, "Tiny", 1, 1, "debian"),
@@ -136,7 +136,7 @@ def test_image_info_shows_the_catalog_default_groups_and_where_they_are_set(slip
     assert failed["key"] == "defaults.security_group" and failed["line"] == 2
 
 
-def test_resolve_lookups_asks_the_cloud_for_the_newest_match(slipway, moto_catalog):
+def test_resolve_lookups_asks_the_cloud_for_the_newest_match(slipway, moto_catalog, tmp_path, monkeypatch):
     plain = slipway("image_info", image="trusty-lookup", cloud="moto-a")
     assert plain["placements"][0]["image_id"] is None          # no cloud call unless asked
     found = slipway("image_info", image="trusty-lookup", cloud="moto-a", resolve_lookups=True)
@@ -144,3 +144,8 @@ def test_resolve_lookups_asks_the_cloud_for_the_newest_match(slipway, moto_catal
     assert placement["image_id"] == "ami-1e749f67", found      # moto's Canonical trusty AMI
     assert placement["sources"]["image_id"].startswith(
         "newest image on moto-a matching trusty-lookup clouds.moto-a at %s:" % moto_catalog), placement
+    (tmp_path / "nothing.yml").write_text("images:\n  nothing:\n    parent: trusty-lookup\n    clouds:\n"
+                                          "      moto-a:\n        image_lookup: {name: no-such-image-*}\n")
+    monkeypatch.setenv("SLIPWAY_CATALOG", os.pathsep.join([shipped_catalog(), moto_catalog, str(tmp_path / "nothing.yml")]))
+    missing = slipway("image_info", image="nothing", cloud="moto-a", resolve_lookups=True)
+    assert missing["failed"] and "no-such-image-*" in missing["msg"], missing

@@ -17,7 +17,7 @@ import subprocess
 import pytest
 import yaml
 
-from conftest import shipped_catalog
+from adhoc_helpers import shipped_catalog
 # the engine comes through Ansible's collection finder, which conftest.py installed
 from support.local_cloud import isolated_local_cloud, leftovers, local_ssh_key  # noqa: F401  pylint: disable=unused-import
 

@@ -11,7 +11,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from conftest import ec2_instances
+from adhoc_helpers import ec2_instances
 
 TWO = dict(image="trusty", cloud="moto-a", names=["adhoc-1", "adhoc-2"], deployment="adhoc", wait="running")
 ABSENT = dict(cloud="moto-a", deployment="adhoc", state="absent")
