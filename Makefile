@@ -7,7 +7,7 @@
 #   make bench   every benchmarks/bench_*.py
 #   make matrix  unit + smoke tests under every supported ansible-core (2.18-2.21), sanity of the newest
 #   make setup   only the set-up (apt packages, .venv); the targets above call it
-#   also: unit, integration, molecule, sanity, build-check (single stages), install, where, clean
+#   also: unit, integration, modules-adhoc, molecule, sanity, build-check (single stages), install, where, clean
 #
 # Tests run against a copy of the tracked (and untracked-but-not-ignored) files at a real
 # $(BUILD)/ansible_collections/slipway/cloud path, which ansible-test requires and which is
@@ -58,7 +58,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # The copy comes first, so ansible, ansible-doc and ansible-playbook use this checkout's code.
 export ANSIBLE_COLLECTIONS_PATH := $(BUILD)
 
-.PHONY: help setup apt venv get-pip openstack-venv collection demo test unit integration molecule sanity lint lint-check \
+.PHONY: help setup apt venv get-pip openstack-venv collection demo test unit integration modules-adhoc molecule sanity lint lint-check \
 	changelog-lint build-check bench matrix matrix-check install where clean distclean
 
 help:
@@ -140,7 +140,7 @@ test:
 			MATRIX_SMOKE_ONLY="$(TEST_MATRIX_SMOKE_ONLY)" MATRIX_JOBS=1 MATRIX_CACHE=$(MATRIX_CACHE) \
 			.ci/matrix > $(BUILD)/matrix.log 2>&1 & matrix=$$!; \
 	fi; \
-	$(MAKE) -k unit integration molecule sanity lint-check build-check || status=$$?; \
+	$(MAKE) -k unit integration modules-adhoc molecule sanity lint-check build-check || status=$$?; \
 	if [ -n "$$matrix" ]; then wait $$matrix || status=1; echo; echo "== the ansible-core matrix"; \
 		cat $(BUILD)/matrix.log; fi; \
 	echo; echo "== stages"; cat $(STAGES); exit $$status
@@ -166,6 +166,14 @@ integration: setup collection
 			wait $${part#*:}; rc=$$?; [ $$rc -eq 5 ] && rc=0; [ $$rc -eq 0 ] || status=1; \
 			echo "== integration, tests on $${part%%:*} (exit $$rc)"; cat $(BUILD)/integration-$${part%%:*}.log; \
 		done; exit $$status'
+
+# Modules run on localhost through pytest-ansible's ansible_module fixture, inside the pytest process:
+# a session of its own, run from tests/modules_adhoc (no galaxy.yml there: pytest-ansible links nothing)
+# with --confcutdir=. so that tests/conftest.py's alias of the engine stays out of it (its conftest.py
+# says why). Includes one real local machine (marker local_machines).
+modules-adhoc: setup collection
+	@cd $(COLLECTION)/tests/modules_adhoc && $(STAGE) modules-adhoc python -m pytest -p no:cacheprovider \
+		-p pytest_ansible.plugin --confcutdir=. -q -rfE --junitxml=$(BUILD)/junit-modules-adhoc.xml . $(PYTEST_ARGS)
 
 # Every role's molecule scenarios (roles/<role>/molecule/<scenario>), collected as pytest items by
 # pytest-ansible's molecule support (one `molecule test -s <scenario>` each, machines from the local
