@@ -127,10 +127,10 @@ demo: setup collection
 
 # Every stage runs even if an earlier one failed (-k); the exit status is non-zero if any did.
 # The ansible-core matrix runs beside the other stages (its log is printed at the end), one core at a
-# time and the middle cores' smoke tests only: with the integration stage's waits, the two cores of a CI
-# machine have room for it. TEST_MATRIX_* change that, e.g. make test TEST_MATRIX="" to leave it out.
-TEST_MATRIX ?= $(MATRIX)
-TEST_MATRIX_SMOKE_ONLY ?= 2.19 2.20
+# time, 2.20's smoke tests only, and without 2.19 on Python 3.11, the core every other stage runs on
+# (`make matrix` runs it all). TEST_MATRIX_* change that, e.g. make test TEST_MATRIX="" to leave it out.
+TEST_MATRIX ?= $(filter-out 2.19:%,$(MATRIX))
+TEST_MATRIX_SMOKE_ONLY ?= 2.20
 test:
 	@mkdir -p $(BUILD) && rm -f $(STAGES) $(BUILD)/junit-*.xml
 	@$(STAGE) setup $(MAKE) setup collection || { echo; echo "== stages"; cat $(STAGES); exit 1; }

@@ -38,8 +38,11 @@ _alias_collection()
 # machines (they wait on machines booting and apt, a host lock, the host's bridges) and the tests on API
 # servers of loopback (moto, the Exoscale test server, OpenStack), which never touch a local cloud. A test
 # is on local machines when one of these fixtures is in its closure, or when it says so with the
-# `local_machines` marker (a fixture it asks for at run time, e.g. a parametrised family).
+# `local_machines` marker (a fixture it asks for at run time, e.g. a parametrised family). A test on the
+# loopback OpenStack goes with the API servers even when it uses local machines too: one OpenStack per run
+# (a minute of CPU to start, 800 MB), and the local clouds' fixtures are made for sessions at once.
 LOCAL_MACHINE_FIXTURES = frozenset(("local_cloud_session", "isolated_local_cloud", "local_pair"))
+OPENSTACK_FIXTURES = frozenset(("openstack_cloud",))
 
 
 def pytest_addoption(parser):
@@ -53,8 +56,9 @@ def pytest_collection_modifyitems(config, items):
         return
     keep, drop = [], []
     for item in items:
-        local = bool(LOCAL_MACHINE_FIXTURES & set(getattr(item, "fixturenames", ()))) or \
-            item.get_closest_marker("local_machines") is not None
+        fixtures = set(getattr(item, "fixturenames", ()))
+        local = (bool(LOCAL_MACHINE_FIXTURES & fixtures) or item.get_closest_marker("local_machines") is not None) \
+            and not (OPENSTACK_FIXTURES & fixtures or item.get_closest_marker("openstack") is not None)
         (keep if local == (wanted == "only") else drop).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)

@@ -55,7 +55,7 @@ PLAYBOOK = """\
     - name: A call-time size and groups
       slipway.cloud.image_info:
         image: debian-12
-        cloud: ultimum
+        cloud: exoscale-ch-gva
         size: {cpu: 2, ram_gb: 4}
         security_groups: [slipway_open_all]
       register: sized
@@ -63,7 +63,7 @@ PLAYBOOK = """\
     - name: Check it
       ansible.builtin.assert:
         that:
-          - sized.placements[0].flavor == 'Standard Plus'
+          - sized.placements[0].flavor == 'Medium'
           - sized.placements[0].security_groups == ['slipway_open_all']
 
     - name: List the images

@@ -366,9 +366,7 @@ class OpenStackProvider(Provider):
         if not machines:
             return machines
         ids = {m.id for m in machines}
-        release = self._floating_ips_to_release(ids)
-        map_calls(lambda ip: self.call("release floating IP %s" % ip.floating_ip_address,
-                                       lambda: self.conn.network.delete_ip(ip.id), tolerated=(404,)), release, self.parallel)
+        self._release_floating_ips(self._floating_ips_to_release(ids))
         dummy, errors = map_calls(lambda m: self.call("destroy machine %s" % m.name, lambda: self.conn.compute.delete_server(
             m.id), tolerated=(404,)), machines, self.parallel)
         if errors:
@@ -391,8 +389,16 @@ class OpenStackProvider(Provider):
                 cloud=self.cloud.name, machines=[m.name for m in machines if m.id in remaining])
         for machine in machines:
             machine.state = "terminated"
+        # A floating IP whose allocation was still in flight (a run killed half-way, an answer lost) lands
+        # after the first listing: once the servers are gone, one more look releases those too.
+        if self.cloud.option("floating_ip_network"):
+            self._release_floating_ips([ip for server_id, ip in self._floating_ips() if server_id in ids])
         self._remove_unused_key_pairs(ids)
         return machines
+
+    def _release_floating_ips(self, ips):
+        map_calls(lambda ip: self.call("release floating IP %s" % ip.floating_ip_address,
+                                       lambda: self.conn.network.delete_ip(ip.id), tolerated=(404,)), ips, self.parallel)
 
     def _remove_unused_key_pairs(self, deleted):
         """Key pairs slipway imported that no server of the project uses any more (a run that needs one
