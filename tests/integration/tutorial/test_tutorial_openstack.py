@@ -75,7 +75,9 @@ def test_exercises_one_and_two_on_openstack_and_a_local_cloud(openstack_cloud, o
                                                              local_ssh_key[0] + ".pub")))
     result_file = tmp_path / "deployed.json"
     conn = openstack_cloud.connect("password", interface="internal")
-    env = ansible_env(**openstack_env)
+    report_dir = tmp_path / "report"
+    env = ansible_env(ANSIBLE_CALLBACKS_ENABLED="slipway.cloud.deploy_report", SLIPWAY_REPORT_DIR=str(report_dir),
+                      **openstack_env)
     try:
         run = run_playbook(str(playbook), env, "-e", "result_file=%s" % result_file)
         assert run.returncode == 0, run.stdout[-5000:]
@@ -90,6 +92,14 @@ def test_exercises_one_and_two_on_openstack_and_a_local_cloud(openstack_cloud, o
             assert instance["state"] == "running" and instance["timings"]["deploy_seconds"] > 0
         server = conn.compute.get_server(by_cloud[CLOUD]["id"])
         assert (server.status, server.flavor["original_name"]) == ("ACTIVE", "Standard")
+        # the deploy report (the callback) shows the OpenStack machine beside the local one, timed
+        report = json.loads((report_dir / "exercises-report.json").read_text())
+        rows = {row["cloud"]: row for row in report["machines"] if row["deployment"] == deployment}
+        assert sorted(rows) == sorted([CLOUD, LOCAL]), report["machines"]
+        assert (rows[CLOUD]["flavor"], rows[CLOUD]["cpu"], rows[CLOUD]["ram_gb"]) == ("Standard", 2, 2)
+        assert rows[CLOUD]["address"] == (by_cloud[CLOUD].get("public_ip") or by_cloud[CLOUD]["private_ip"])
+        assert rows[CLOUD]["deploy_seconds"] > 0
+        assert sorted(report["deploy_seconds_per_cloud"]) == sorted([CLOUD, LOCAL])
     finally:
         gone = run_playbook(str(_absent_playbook(tmp_path, base, deployment)), env)
         conn.close()
