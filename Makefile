@@ -149,22 +149,22 @@ unit: setup collection
 	@cd $(COLLECTION) && $(STAGE) unit python -m pytest -p no:cacheprovider -q -rfE \
 		--junitxml=$(BUILD)/junit-unit.xml tests/unit $(PYTEST_ARGS)
 
-# Exit status 5 means "no tests collected": fine while tests/integration is still empty.
-# Two sessions at once (tests/conftest.py, --local-machines): the tests on real local machines, which
-# mostly wait (machines booting, apt, SSH), and the tests on API servers of loopback (moto, the Exoscale
-# test server, OpenStack), which never touch a local cloud. Each writes its own log and junit file; the
-# logs are printed when both are done. Exit status 5 ("no tests collected") counts as success.
+# Three sessions at once, one per part of tests/integration (tests/conftest.py, --part): the tests on real
+# local machines, which mostly wait (machines booting, apt, SSH), those on the loopback OpenStack, and those
+# on the other API servers of loopback (moto, the Exoscale test server). Each writes its own log and junit
+# file; the logs are printed when all are done. Exit status 5 ("no tests collected") counts as success.
 INTEGRATION_PYTEST := python -m pytest -p no:cacheprovider -q -rfE
+INTEGRATION_PARTS := machines openstack apis
 integration: setup collection
 	@mkdir -p $(COLLECTION)/tests/integration
 	@cd $(COLLECTION) && $(STAGE) integration bash -c ' \
-		$(INTEGRATION_PYTEST) --local-machines=only --junitxml=$(BUILD)/junit-integration-machines.xml \
-			tests/integration $(PYTEST_ARGS) > $(BUILD)/integration-machines.log 2>&1 & machines=$$!; \
-		$(INTEGRATION_PYTEST) --local-machines=none --junitxml=$(BUILD)/junit-integration-apis.xml \
-			tests/integration $(PYTEST_ARGS) > $(BUILD)/integration-apis.log 2>&1 & apis=$$!; \
-		status=0; for part in machines:$$machines apis:$$apis; do \
-			wait $${part#*:}; rc=$$?; [ $$rc -eq 5 ] && rc=0; [ $$rc -eq 0 ] || status=1; \
-			echo "== integration, tests on $${part%%:*} (exit $$rc)"; cat $(BUILD)/integration-$${part%%:*}.log; \
+		pids=""; for part in $(INTEGRATION_PARTS); do \
+			$(INTEGRATION_PYTEST) --part=$$part --junitxml=$(BUILD)/junit-integration-$$part.xml \
+				tests/integration $(PYTEST_ARGS) > $(BUILD)/integration-$$part.log 2>&1 & pids="$$pids $$part:$$!"; \
+		done; \
+		status=0; for entry in $$pids; do \
+			wait $${entry#*:}; rc=$$?; [ $$rc -eq 5 ] && rc=0; [ $$rc -eq 0 ] || status=1; \
+			echo "== integration, tests on $${entry%%:*} (exit $$rc)"; cat $(BUILD)/integration-$${entry%%:*}.log; \
 		done; exit $$status'
 
 # Modules run on localhost through pytest-ansible's ansible_module fixture, inside the pytest process:

@@ -34,32 +34,43 @@ _alias_collection()
 
 
 # -- splitting a run by what it needs ------------------------------------------------------------
-# The integration stage runs two sessions at once (Makefile, `integration`): the tests on real local
-# machines (they wait on machines booting and apt, a host lock, the host's bridges) and the tests on API
-# servers of loopback (moto, the Exoscale test server, OpenStack), which never touch a local cloud. A test
-# is on local machines when one of these fixtures is in its closure, or when it says so with the
-# `local_machines` marker (a fixture it asks for at run time, e.g. a parametrised family). A test on the
-# loopback OpenStack goes with the API servers even when it uses local machines too: one OpenStack per run
-# (a minute of CPU to start, 800 MB), and the local clouds' fixtures are made for sessions at once.
+# The integration stage runs three sessions at once (Makefile, `integration`), one per `--part`:
+# - machines: the tests on real local machines (they mostly wait: machines booting, apt, SSH);
+# - openstack: the tests on the loopback OpenStack (one cloud per session: a minute of CPU to start,
+#   800 MB), also those that use local machines beside it (the local clouds' fixtures are made for
+#   sessions at once);
+# - apis: the tests on the other API servers of loopback (moto, the Exoscale test server).
+# A test is on local machines when one of these fixtures is in its closure, or when it says so with the
+# `local_machines` marker (a fixture it asks for at run time, e.g. a parametrised family); on OpenStack
+# likewise, with the `openstack` marker.
 LOCAL_MACHINE_FIXTURES = frozenset(("local_cloud_session", "isolated_local_cloud", "local_pair"))
 OPENSTACK_FIXTURES = frozenset(("openstack_cloud",))
+PARTS = ("any", "machines", "openstack", "apis")
 
 
 def pytest_addoption(parser):
-    parser.addoption("--local-machines", choices=("any", "only", "none"), default="any",
-                     help="run only the tests on real local machines (only), only the others (none), or all")
+    parser.addoption("--part", choices=PARTS, default="any",
+                     help="run only the tests on real local machines, on the loopback OpenStack, on the other "
+                          "API servers, or all (any)")
+
+
+def part_of(item):
+    """machines, openstack or apis: the part of the integration stage a test runs in."""
+    fixtures = set(getattr(item, "fixturenames", ()))
+    if OPENSTACK_FIXTURES & fixtures or item.get_closest_marker("openstack") is not None:
+        return "openstack"
+    if LOCAL_MACHINE_FIXTURES & fixtures or item.get_closest_marker("local_machines") is not None:
+        return "machines"
+    return "apis"
 
 
 def pytest_collection_modifyitems(config, items):
-    wanted = config.getoption("--local-machines")
+    wanted = config.getoption("--part")
     if wanted == "any":
         return
     keep, drop = [], []
     for item in items:
-        fixtures = set(getattr(item, "fixturenames", ()))
-        local = (bool(LOCAL_MACHINE_FIXTURES & fixtures) or item.get_closest_marker("local_machines") is not None) \
-            and not (OPENSTACK_FIXTURES & fixtures or item.get_closest_marker("openstack") is not None)
-        (keep if local == (wanted == "only") else drop).append(item)
+        (keep if part_of(item) == wanted else drop).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep

@@ -156,7 +156,8 @@ def openstack(openstack_cloud, openstack_env, tmp_path):
     conn.close()
 
 
-FAMILIES = ["ec2", "exoscale", pytest.param("local", marks=pytest.mark.local_machines), "openstack"]
+FAMILIES = ["ec2", "exoscale", pytest.param("local", marks=pytest.mark.local_machines),
+            pytest.param("openstack", marks=pytest.mark.openstack)]
 
 
 @pytest.fixture(params=FAMILIES)
