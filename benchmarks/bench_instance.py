@@ -36,7 +36,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 # tests/conftest.py makes the checkout importable as ansible_collections.slipway.cloud
 import conftest as _alias  # noqa: E402,F401  pylint: disable=unused-import,wrong-import-position
 from support.collection import collection_root  # noqa: E402
-from timed_playbooks import Runner, median  # noqa: E402
+from timed_playbooks import Runner, median, print_steps  # noqa: E402
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration", "modules"))
 del sys.modules["conftest"]
@@ -188,12 +188,7 @@ def main():
             floor = median(figures["floor"])
             print("moto, %d instances in one task, median of %d runs (whole ansible-playbook processes)"
                   % (args.count, args.runs))
-            print("  %-10s %10s %10s %8s %8s" % ("step", "slipway s", "peer s", "ratio", "goal"))
-            for step in ("create", "rerun", "destroy"):
-                ours, peer = median(figures["slipway " + step]), median(figures["peer " + step])
-                ratio = ours / peer
-                print("  %-10s %10.2f %10.2f %7.2fx %8s%s" % (step, ours, peer, ratio, "<=0.5x",
-                                                              "" if ratio <= 0.5 else "  (missed)"))
+            print_steps(figures)
             above = ["%s %.2f vs %.2f s" % (step, median(figures["slipway " + step]) - floor,
                                             median(figures["peer " + step]) - floor)
                      for step in ("create", "rerun", "destroy")]

@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 # tests/conftest.py makes the checkout importable as ansible_collections.slipway.cloud
 import conftest as _alias  # noqa: E402,F401  pylint: disable=unused-import,wrong-import-position
 from support.collection import collection_root  # noqa: E402
-from timed_playbooks import Runner, median  # noqa: E402
+from timed_playbooks import Runner, median, print_steps  # noqa: E402
 from support.openstack_catalog import CLOUD, IMAGE, write_layer  # noqa: E402
 from support.openstack_loopback import seed  # noqa: E402
 from support.openstack_loopback.cloud import LoopbackCloud  # noqa: E402
@@ -104,12 +104,7 @@ def main():
         floor = median(figures["floor"])
         print("loopback OpenStack (openstacksdk %s), %d servers, median of %d runs (whole ansible-playbook processes)"
               % (sdk, args.count, args.runs))
-        print("  %-10s %10s %10s %8s %8s" % ("step", "slipway s", "peer s", "ratio", "goal"))
-        for step in ("create", "rerun", "destroy"):
-            ours, theirs = median(figures["slipway " + step]), median(figures["peer " + step])
-            ratio = ours / theirs
-            print("  %-10s %10.2f %10.2f %7.2fx %8s%s" % (step, ours, theirs, ratio, "<=0.5x",
-                                                          "" if ratio <= 0.5 else "  (missed)"))
+        print_steps(figures)
         print("  floor (one-ping playbook): %.2f s" % floor)
         print("  peer: openstack.cloud.server in a loop (wait: true, auto_ip: false); slipway: one task, wait running")
     except Exception as exc:  # pylint: disable=broad-except

@@ -48,3 +48,13 @@ class Runner:
             raise RuntimeError("%s failed (rc %d):\n%s\n%s"
                                % (name, process.returncode, process.stdout[-4000:], process.stderr[-2000:]))
         return seconds, process.stdout
+
+
+def print_steps(figures, steps=("create", "rerun", "destroy"), goal=0.5):
+    """One line per step: the medians of slipway and of its peer, their ratio, and whether the goal holds."""
+    print("  %-10s %10s %10s %8s %8s" % ("step", "slipway s", "peer s", "ratio", "goal"))
+    for step in steps:
+        ours, peer = median(figures["slipway " + step]), median(figures["peer " + step])
+        ratio = ours / peer
+        print("  %-10s %10.2f %10.2f %7.2fx %8s%s" % (step, ours, peer, ratio, "<=%.1fx" % goal,
+                                                      "" if ratio <= goal else "  (missed)"))
