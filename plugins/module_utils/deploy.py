@@ -353,7 +353,8 @@ def _converge_round(catalog, request, cloud, placement, provider, outcome, deadl
             records[machine.name] = machine
     if isinstance(created, CreatedMachines) and getattr(provider, "survivor_rule", False):
         # The survivor rule once more, after the waits: another run's create of the same moment may only
-        # be listed now.
+        # be listed now (given the time to land that this run's own create took).
+        time.sleep(created.settle_pause())
         provider.settle_names(created, request.deployment)
         _note_create(outcome, created, settled=True)
         late = [m for m in created if records.get(m.name) is not None and records[m.name].id != m.id]

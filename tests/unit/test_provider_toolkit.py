@@ -193,3 +193,16 @@ def test_an_option_of_the_wrong_type_is_named():
     cloud = Cloud(name="c", provider="local", options=(("subnet", 24),))
     with pytest.raises(ProviderError, match="cloud c: option subnet must be a str, got 24"):
         get_provider(cloud, {})
+
+
+@pytest.mark.parametrize("asked, answered, now, pause", [
+    (100.0, 101.5, 101.6, 1.4),     # right after the create: until twice its own time has passed since asking
+    (100.0, 101.5, 104.0, 0.0),     # the waits took longer: no pause
+    (100.0, 160.0, 161.0, 30.0),    # a very slow create: at most MAX_SETTLE_PAUSE
+    (None, None, 101.0, 0.0),       # nothing was created
+])
+def test_the_engine_settles_again_once_other_runs_creates_of_the_moment_have_landed(asked, answered, now, pause):
+    from ansible_collections.slipway.cloud.plugins.module_utils.providers.survivors import CreatedMachines
+
+    created = CreatedMachines([], token="t", asked_at=asked, answered_at=answered)
+    assert created.settle_pause(now=now) == pytest.approx(pause)

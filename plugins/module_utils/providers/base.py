@@ -268,7 +268,8 @@ class Provider:
             machine.login_user = placement.login_user or machine.login_user
             machine.deployment = common.get(DEPLOYMENT_TAG)
             machine.timings.setdefault("requested_at", requested_at)
-        created = CreatedMachines([by_name[n] for n in names], token=request.token)
+        created = CreatedMachines([by_name[n] for n in names], token=request.token, asked_at=requested_at,
+                                  answered_at=time.time())
         # A machine that carries another run's request tag was made by that run: the cloud answered this
         # run's create with it (EC2's ClientToken, the local cloud's lock).
         created.adopted.extend(m.name for m in created if created.made_elsewhere(m))

@@ -18,11 +18,27 @@ class CreatedMachines(list):
     did: ``adopted`` names whose machine another run made (this run reports it and keeps no second one),
     and ``duplicates_removed``, the Machines removed as duplicates (this run's or another's)."""
 
-    def __init__(self, machines=(), token=None):
+    #: the longest the engine waits for other runs' creates of the same moment before it settles again
+    MAX_SETTLE_PAUSE = 30.0
+
+    def __init__(self, machines=(), token=None, asked_at=None, answered_at=None):
         super(CreatedMachines, self).__init__(machines)
         self.token = token           # this run's slipway:request value
+        self.asked_at = asked_at     # when this run's create was sent, and when the cloud answered it
+        self.answered_at = answered_at
         self.adopted = []
         self.duplicates_removed = []
+
+    def settle_pause(self, now=None):
+        """Seconds to wait before settling again after the waits. Another run's create asked before this
+        one's (and so its survivor) started before ``asked_at``; it is listed once it has landed, which
+        takes about as long as this run's own create took. Twice that after this run asked, at most
+        MAX_SETTLE_PAUSE; nothing when that time has passed (the waits usually take longer)."""
+        if self.asked_at is None or self.answered_at is None:
+            return 0.0
+        now = time.time() if now is None else now
+        landed_by = self.asked_at + 2 * max(self.answered_at - self.asked_at, 0.0)
+        return max(0.0, min(landed_by - now, self.MAX_SETTLE_PAUSE))
 
     def made_elsewhere(self, machine):
         """True when another run's request made ``machine``."""

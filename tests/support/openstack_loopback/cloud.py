@@ -96,8 +96,9 @@ class LoopbackCloud:
         self.services = {}
         self.catalog = {}           # type -> (name, public URL, internal URL)
         self.schemas = None
-        self.admin_password = secrets.token_urlsafe(18)
-        self.service_password = secrets.token_urlsafe(18)
+        # hex: a URL-safe token may start with '-', which keystone-manage's argument parser takes for an option
+        self.admin_password = secrets.token_hex(18)
+        self.service_password = secrets.token_hex(18)
         self.timings = {}
         self.sdk_version = None
         self._started = None
@@ -196,7 +197,7 @@ class LoopbackCloud:
         self.services["keystone"].start()
         self._wait_up("keystone")
         identity = pool.submit(self._timed, "identity", seed.seed_identity, self.connect("admin", interface="internal"),
-                               self.catalog, self.service_password, secrets.token_urlsafe(18), self.seeded)
+                               self.catalog, self.service_password, secrets.token_hex(18), self.seeded)
         for name in ("placement", "glance", "neutron"):
             databases[name].result()
             self.services[name].start()
