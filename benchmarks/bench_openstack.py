@@ -44,6 +44,21 @@ def live_servers(conn, prefix):
     return [s for s in conn.compute.servers() if s.name.startswith(prefix) and s.status != "DELETED"]
 
 
+#: openstack.cloud 2.5 (the ansible 12 package) reads ``openstack.version``, which openstacksdk 4.15 and later
+#: no longer import with ``openstack`` (AttributeError: module 'openstack' has no attribute 'version'); its
+#: modules get it imported first through this sitecustomize, on their PYTHONPATH only (the controller's
+#: processes never see it). openstack.cloud 2.6 reads the version otherwise.
+PEER_SHIM = "try:\n    import openstack.version  # noqa: F401\nexcept ImportError:\n    pass\n"
+
+
+def peer_environment(workdir):
+    shim = os.path.join(workdir, "peer-shim")
+    os.makedirs(shim, exist_ok=True)
+    with open(os.path.join(shim, "sitecustomize.py"), "w") as handle:
+        handle.write(PEER_SHIM)
+    return {"PYTHONPATH": os.pathsep.join([shim] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
+
+
 def bench(runs, count, workdir):
     cloud = LoopbackCloud(ensure_venv()).start()
     try:
@@ -60,10 +75,11 @@ def bench(runs, count, workdir):
         peer = {"image": seeded.newest_debian_id, "flavor": FLAVOR, "network": seed.NETWORK, "auto_ip": False,
                 "timeout": 600}
         loop = ["os-%02d" % n for n in range(1, count + 1)]
+        shim = peer_environment(workdir)
         peer_create = [{"name": "peer create", "openstack.cloud.server": dict(peer, name="{{ item }}", state="present"),
-                        "loop": loop}]
+                        "loop": loop, "environment": shim}]
         peer_destroy = [{"name": "peer destroy", "openstack.cloud.server": {"name": "{{ item }}", "state": "absent"},
-                         "loop": loop}]
+                         "loop": loop, "environment": shim}]
         ping = [{"name": "ping", "ansible.builtin.ping": {}}]
         figures = {key: [] for key in ("slipway create", "slipway rerun", "slipway destroy", "peer create",
                                        "peer rerun", "peer destroy", "floor")}
