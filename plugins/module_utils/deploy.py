@@ -266,21 +266,28 @@ def _converge_cloud(catalog, request, cloud, placement, provider, outcome):
     one was waiting for, so that runs at once (AWX jobs, an exact fleet of another size, an absent) each end
     with the cloud as they asked."""
     deadline = time.time() + request.timeout
+    taken_over = set()
     for round_number in range(1, CONVERGE_ROUNDS + 1):
         try:
-            _converge_round(catalog, request, cloud, placement, provider, outcome, deadline)
+            _converge_round(catalog, request, cloud, placement, provider, outcome, deadline, taken_over)
             return
         except MachinesLost as lost:
             if round_number == CONVERGE_ROUNDS or time.time() >= deadline:
                 raise
             outcome.warnings.append("%s (another run removed them meanwhile); converging cloud %s again"
                                     % (lost.msg, cloud.name))
+            # This run's machines of those names are gone: whatever the next round keeps of them, another
+            # run made (a name made again by this run goes back to done.create then).
+            lost_names = set(lost.details.get("machines") or ())
+            outcome.done["create"] = [n for n in outcome.done["create"] if n not in lost_names]
+            taken_over |= lost_names
 
 
-def _converge_round(catalog, request, cloud, placement, provider, outcome, deadline):
+def _converge_round(catalog, request, cloud, placement, provider, outcome, deadline, taken_over=()):
     listing = provider.list_machines()
     plan = plan_cloud(cloud.name, listing, request.names, request.state, deployment=request.deployment,
                       exact=request.exact, image=request.image)
+    outcome.adopted += sorted(m.name for m in plan.keep if m.name in taken_over and m.name not in outcome.adopted)
     if outcome.plan is None:
         outcome.plan = plan
         outcome.warnings.extend(plan.warnings)
