@@ -184,7 +184,7 @@ def test_four_runs_of_one_task_make_each_machine_once(family):
     outcomes = [result["clouds"][family.cloud] for result in results]
     # Each survivor is credited to a run that made it; the others say another run made it. (Under heavy load
     # - a load average of 10 to 20 on two cores - a name was seen credited to two runs on OpenStack: the
-    # machines and what every run reports were right, the credit of one run was not. Open, see CHANGELOG.)
+    # machines and what every run reports were right, the credit of one run was not. Open: the known_issues of changelogs/fragments/concurrent_runs.yml.)
     assert sorted(set(n for o in outcomes for n in o["done"]["create"])) == NAMES, outcomes
     assert all(sorted(o["done"]["create"] + o["adopted"]) == sorted(o["planned"]["create"]) for o in outcomes), \
         outcomes
