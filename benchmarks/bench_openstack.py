@@ -126,8 +126,8 @@ def main():
         print_steps(figures)
         print("  floor (one-ping playbook): %.2f s" % floor)
         print("  peer: openstack.cloud.server in a loop (wait: true, auto_ip: false); slipway: one task, wait running")
-        print("  re-run reported unchanged: slipway %s, peer %s" % (figures["slipway rerun unchanged"],
-                                                                   figures["peer rerun unchanged"]))
+        unchanged = (figures["slipway rerun unchanged"], figures["peer rerun unchanged"])
+        print("  re-run reported unchanged: slipway %s, peer %s" % unchanged)
     except Exception as exc:  # pylint: disable=broad-except
         print("bench_openstack failed: %s" % exc)
         status = 1
