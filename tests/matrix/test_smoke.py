@@ -109,15 +109,7 @@ def test_instance_on_the_ec2_api_server(moto, tmp_path):
 @pytest.mark.long
 def test_instance_on_a_local_machine(isolated_local_cloud, tmp_path):
     iso = isolated_local_cloud
-    layer = {"clouds": {iso.cloud.name: {"provider": "local", "security_groups": True,
-                                         "options": dict(iso.cloud.options),
-                                         "flavors": {f.name: {"cpu": f.cpu, "ram_gb": f.ram_gb}
-                                                     for f in iso.cloud.flavors}}},
-             "images": {"debian-12-smoke": {"parent": "debian-12", "size": {"cpu": 1, "ram_gb": 0.5},
-                                            "clouds": {iso.cloud.name: {"image_id": "debian-12",
-                                                                        "login_user": "root"}}}}}
-    (tmp_path / "local.yml").write_text(yaml.safe_dump(layer))
-    catalog = [os.path.join(collection_root(), "catalog"), str(tmp_path / "local.yml")]
+    catalog = [os.path.join(collection_root(), "catalog"), iso.catalog_layer(tmp_path, "debian-12-smoke")]
     task = {"image": "debian-12-smoke", "cloud": iso.cloud.name, "name": "smoke-1", "deployment": "smoke",
             "ssh_public_key_file": iso.key_path + ".pub", "wait": "ssh", "timeout": 300}
 

@@ -15,7 +15,6 @@ import os
 import subprocess
 
 import pytest
-import yaml
 
 from adhoc_helpers import shipped_catalog
 # the engine comes through Ansible's collection finder, which conftest.py installed
@@ -26,15 +25,8 @@ pytestmark = [pytest.mark.local_machines, pytest.mark.long]
 
 def test_one_machine_made_reached_once_then_removed(slipway, isolated_local_cloud, tmp_path, monkeypatch):
     iso = isolated_local_cloud
-    layer = {"clouds": {iso.cloud.name: {"provider": "local", "security_groups": True,
-                                         "options": dict(iso.cloud.options),
-                                         "flavors": {f.name: {"cpu": f.cpu, "ram_gb": f.ram_gb}
-                                                     for f in iso.cloud.flavors}}},
-             "images": {"debian-12-adhoc": {"parent": "debian-12", "size": {"cpu": 1, "ram_gb": 0.5},
-                                            "clouds": {iso.cloud.name: {"image_id": "debian-12",
-                                                                        "login_user": "root"}}}}}
-    (tmp_path / "local.yml").write_text(yaml.safe_dump(layer))
-    monkeypatch.setenv("SLIPWAY_CATALOG", os.pathsep.join([shipped_catalog(), str(tmp_path / "local.yml")]))
+    layer = iso.catalog_layer(tmp_path, "debian-12-adhoc")
+    monkeypatch.setenv("SLIPWAY_CATALOG", os.pathsep.join([shipped_catalog(), layer]))
     task = dict(image="debian-12-adhoc", cloud=iso.cloud.name, name="adhoc-1", deployment="adhoc",
                 ssh_public_key_file=iso.key_path + ".pub", wait="ssh", timeout=300)
 

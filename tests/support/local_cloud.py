@@ -41,6 +41,7 @@ import sys
 import tempfile
 
 import pytest
+import yaml
 
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPO = os.path.dirname(TESTS)
@@ -342,6 +343,20 @@ class IsolatedCloud:
                            flavors=(Flavor("Micro", 1, 0.5), Flavor("Small", 2, 2)),
                            options=(("subnet", subnet), ("root", root), ("images", images)))
         self.definition = hostsetup.cloud_definition(name, subnet, None, self.state)
+
+    def catalog_layer(self, directory, image):
+        """A catalog layer file in ``directory``: this cloud, and ``image`` (a copy of debian-12 of 1 cpu /
+        0.5 GB on it, login root). Returns its path."""
+        layer = {"clouds": {self.cloud.name: {"provider": "local", "security_groups": True,
+                                              "options": dict(self.cloud.options),
+                                              "flavors": {f.name: {"cpu": f.cpu, "ram_gb": f.ram_gb}
+                                                          for f in self.cloud.flavors}}},
+                 "images": {image: {"parent": "debian-12", "size": {"cpu": 1, "ram_gb": 0.5},
+                                    "clouds": {self.cloud.name: {"image_id": "debian-12", "login_user": "root"}}}}}
+        path = os.path.join(str(directory), "local.yml")
+        with open(path, "w", encoding="utf-8") as handle:
+            yaml.safe_dump(layer, handle)
+        return path
 
     def provider(self):
         return get_provider(self.cloud)
