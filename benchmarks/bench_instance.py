@@ -10,7 +10,8 @@ Whole `ansible-playbook` processes, medians of --runs rounds, measured in this r
    (goal <= 0.5). Ansible's own floor (a playbook with one ping) is printed beside them.
    slipway waits until running (moto has no SSH); the peer uses its defaults (wait: true).
    The same slipway tasks on a cloud with ``options.survivor_rule: false`` show what the survivor
-   rule (the listings after a create that make concurrent runs converge) costs one run (goal < 10 %).
+   rule (the create mark put up and taken down, the look at other runs' marks and at the names after a
+   create, which make concurrent runs converge) costs one run (goal < 10 %).
 2. Local clouds (real machines, wait for SSH): one task provisioning one machine on each of two
    local clouds, against the same two done one after the other (two playbooks). Ratio goal < 0.6.
    Uses two local clouds of its own (temporary state root, two free /24s of 198.18.200-239.0);

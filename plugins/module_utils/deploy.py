@@ -29,6 +29,7 @@ from ansible_collections.slipway.cloud.plugins.module_utils.model import (
     IMAGE_TAG,
     MANAGED_TAG,
     NAME_TAG,
+    ProviderError,
 )
 from ansible_collections.slipway.cloud.plugins.module_utils.planning import (
     STATES,
@@ -301,6 +302,12 @@ def _converge_round(catalog, request, cloud, placement, provider, outcome, deadl
         if plan.remove and not request.check_mode:
             provider.destroy_machines(plan.remove)
             outcome.done["remove"] += [m.name for m in plan.remove]
+        if request.names is None and request.deployment and not request.check_mode:
+            try:
+                provider.clear_create_marks(request.deployment)
+            except ProviderError as exc:        # the machines are gone; a mark left ages out
+                outcome.warnings.append("cloud %s: create marks of deployment %s not removed: %s"
+                                        % (cloud.name, request.deployment, exc.msg))
         outcome.removed = [machine_record(m) for m in plan.remove]
         outcome.machines = []
         return
@@ -358,9 +365,9 @@ def _converge_round(catalog, request, cloud, placement, provider, outcome, deadl
         waited = provider.wait_machines(waiting, "ssh" if request.wait == "ssh" else "running", remaining)
         for machine in (waited if isinstance(waited, list) else waiting):
             records[machine.name] = machine
-    if isinstance(created, CreatedMachines) and getattr(provider, "survivor_rule", False):
+    if isinstance(created, CreatedMachines) and getattr(provider, "survivor_rule", False) and created.second_look:
         # The survivor rule once more, after the waits: another run's create of the same moment may only
-        # be listed now (given the time to land that this run's own create took).
+        # be listed now (without create marks, given the time to land that this run's own create took).
         time.sleep(created.settle_pause())
         provider.settle_names(created, request.deployment)
         _note_create(outcome, created, settled=True)
@@ -407,6 +414,7 @@ def _note_create(outcome, created, settled=False):
         outcome.done["create"] += [m.name for m in created if m.name not in adopted]
     else:
         outcome.done["create"] = [n for n in outcome.done["create"] if n not in adopted]
+    outcome.warnings.extend(w for w in getattr(created, "warnings", ()) if w not in outcome.warnings)
     fresh = sorted(adopted - set(outcome.adopted))
     outcome.adopted += fresh
     known = {d["id"] for d in outcome.duplicates_removed}

@@ -118,6 +118,12 @@ options:
 notes:
   - The SSH host keys in the result let a playbook pin the machines in C(known_hosts); the collection never
     turns host-key checking off.
+  - Runs of the same task at once (AWX jobs of one template, two operators) converge to one machine per name
+    in the deployment; each run reports the same machines, and the per-cloud result says what another run
+    made (C(adopted)) and which duplicates were removed (C(duplicates_removed)).
+  - While its create is in flight a run keeps a create mark on EC2 and OpenStack (a key pair named
+    C(slipway-creating-*)) and on Exoscale (an anti-affinity group of that name); it is removed when the
+    machines are listed, and O(state=absent) of a whole deployment removes any left by a killed run.
 seealso:
   - module: slipway.cloud.instance_info
   - module: slipway.cloud.security_group
@@ -253,7 +259,11 @@ removed:
   type: list
   elements: dict
 clouds:
-  description: Per cloud, what was planned and done, and how it ended.
+  description:
+    - Per cloud, what was planned and done, and how it ended.
+    - C(adopted) lists the names whose machine another run of the same task made at the same time (reported,
+      not made twice); C(duplicates_removed) the machines the survivor rule removed, each with C(made_by)
+      (C(this run) or C(another run)).
   returned: always
   type: dict
   sample:
@@ -263,6 +273,8 @@ clouds:
       changed: true
       planned: {create: [web-02], start: [], stop: [], remove: [], keep: [web-01]}
       done: {create: [web-02], start: [], stop: [], remove: []}
+      adopted: []
+      duplicates_removed: []
       security_groups: {slipway_managed: {changed: false, before: [], after: []}}
       seconds: 1.9
     aws-eu:

@@ -401,6 +401,7 @@ class FakeState:
         self.instances = {}
         self.security_groups = {}
         self.ssh_keys = {}
+        self.anti_affinity_groups = {}
         self.operations = {}
         self._next_ip = 10
 
@@ -578,6 +579,24 @@ class FakeState:
             raise ApiError(409, "security group %s is in use by %s" % (group["name"], ", ".join(users)))
         del self.security_groups[group_id]
         return self.operation(group_id, "/v2/security-group/%s" % group_id, "get-security-group")
+
+    def create_anti_affinity_group(self, body):
+        if any(g["name"] == body["name"] for g in self.anti_affinity_groups.values()):
+            raise ApiError(409, "an anti-affinity group named %s already exists" % body["name"])
+        group_id = _id()
+        self.anti_affinity_groups[group_id] = {"id": group_id, "name": body["name"],
+                                               "description": body.get("description", "")}
+        return self.operation(group_id, "/v2/anti-affinity-group/%s" % group_id, "get-anti-affinity-group")
+
+    def get_anti_affinity_group(self, group_id):
+        if group_id not in self.anti_affinity_groups:
+            raise ApiError(404, "anti-affinity group %s not found" % group_id)
+        return dict(self.anti_affinity_groups[group_id])
+
+    def delete_anti_affinity_group(self, group_id):
+        self.get_anti_affinity_group(group_id)
+        del self.anti_affinity_groups[group_id]
+        return self.operation(group_id, "/v2/anti-affinity-group/%s" % group_id, "get-anti-affinity-group")
 
     def add_rule(self, group_id, body):
         group = self._group(group_id)
@@ -847,6 +866,11 @@ class ExoscaleFake:
             "delete-security-group": lambda: s.delete_security_group(params["id"]),
             "add-rule-to-security-group": lambda: s.add_rule(params["id"], data),
             "delete-rule-from-security-group": lambda: s.delete_rule(params["id"], params["rule-id"]),
+            "list-anti-affinity-groups": lambda: {"anti-affinity-groups": [
+                dict(g) for g in s.anti_affinity_groups.values()]},
+            "get-anti-affinity-group": lambda: s.get_anti_affinity_group(params["id"]),
+            "create-anti-affinity-group": lambda: s.create_anti_affinity_group(data),
+            "delete-anti-affinity-group": lambda: s.delete_anti_affinity_group(params["id"]),
             "list-ssh-keys": lambda: {"ssh-keys": [dict(k) for k in s.ssh_keys.values()]},
             "get-ssh-key": lambda: s.get_ssh_key(params["name"]),
             "register-ssh-key": lambda: s.register_ssh_key(data),

@@ -34,6 +34,7 @@ from ansible_collections.slipway.cloud.plugins.module_utils.providers.survivors 
     CreatedMachines,
     new_request_token,
     survivor_key,
+    token_time,
 )
 from ansible_collections.slipway.cloud.plugins.module_utils.providers.waiting import (
     poll_until,
@@ -143,6 +144,11 @@ class Provider:
     MISSES_BEFORE_GONE = 3
     #: list after creating and keep one machine per name (a family whose create cannot duplicate turns it off)
     SURVIVOR_RULE = True
+    #: the family writes the create-mark primitives (put_create_mark, create_marks, delete_create_mark)
+    CREATE_MARKS = False
+    #: seconds a create mark of another run counts as in flight; an older one is from a run that died or
+    #: hangs: ignored, and removed by the run that sees it
+    CREATE_MARK_TTL = 60.0
 
     def __init__(self, cloud, environ=None):
         environ = os.environ if environ is None else environ
@@ -213,6 +219,22 @@ class Provider:
         for "which names have more than one machine" returns just those machines."""
         return [m for m in self.list_machines() if m.name in names and m.deployment == deployment]
 
+    # -- create marks: primitives of a family with CREATE_MARKS -------------------------------
+    # Without them the engine pauses before its second look instead (CreatedMachines.settle_pause).
+    def put_create_mark(self, deployment, mark_id):
+        """Primitive: put on the cloud a mark, listed by other runs' ``create_marks`` once this returns,
+        that a create of ``deployment`` is in flight; return what ``delete_create_mark`` takes. ``mark_id``
+        is a ``new_request_token`` (survivors.mark_name makes the name)."""
+        raise NotImplementedError
+
+    def create_marks(self, deployment):
+        """Primitive: {mark_id: handle} of the marks of ``deployment`` now on the cloud."""
+        raise NotImplementedError
+
+    def delete_create_mark(self, handle):
+        """Primitive: remove one mark; one already gone is no error."""
+        raise NotImplementedError
+
     def machines_ready(self, machines):
         """Hook called once a wait succeeded (a family that keeps timings itself records them)."""
 
@@ -250,10 +272,18 @@ class Provider:
         if not placement.image_id:
             placement = dataclasses.replace(placement, image_id=self.resolve_image_lookup(placement.image_lookup))
         public_key = parse_public_key(ssh_public_key) if ssh_public_key else None
-        common = self.creation_tags(placement, tags)
-        request = LaunchRequest(placement, names, public_key, common, common[REQUEST_TAG])
-        requested_at = time.time()
-        machines = self.launch(request)
+        deployment = (tags or {}).get(DEPLOYMENT_TAG)        # as the machines' tag has it (a str or None)
+        # The mark goes up before the request token is made, so a create asked after another run's look
+        # at the marks is also dated after it, and loses to what that run saw (survivors.survivor_key).
+        marked = self.survivor_rule and self.CREATE_MARKS
+        mark = self.put_create_mark(deployment, new_request_token()) if marked else None
+        try:
+            common = self.creation_tags(placement, tags)
+            request = LaunchRequest(placement, names, public_key, common, common[REQUEST_TAG])
+            requested_at = time.time()
+            machines = self.launch(request)
+        finally:
+            unmarked = self._delete_own_mark(mark)
         self.created_ids.update(m.id for m in machines)
         by_name = {m.name: m for m in machines}
         missing = [n for n in names if n not in by_name]
@@ -269,11 +299,57 @@ class Provider:
             machine.deployment = common.get(DEPLOYMENT_TAG)
             machine.timings.setdefault("requested_at", requested_at)
         created = CreatedMachines([by_name[n] for n in names], token=request.token, asked_at=requested_at,
-                                  answered_at=time.time())
+                                  answered_at=time.time(), marked=marked)
+        if unmarked is not None:
+            created.warnings.append(unmarked)
         # A machine that carries another run's request tag was made by that run: the cloud answered this
         # run's create with it (EC2's ClientToken, the local cloud's lock).
         created.adopted.extend(m.name for m in created if created.made_elsewhere(m))
-        return self.settle_names(created, common.get(DEPLOYMENT_TAG))
+        if created.marked:
+            created.others_in_flight = self.await_other_creates(deployment)
+        return self.settle_names(created, deployment)
+
+    def _delete_own_mark(self, mark):
+        """Remove this run's create mark; a failure is a warning (the mark ages out), never a failed create."""
+        if mark is None:
+            return None
+        try:
+            self.delete_create_mark(mark)
+        except ProviderError as exc:
+            return ("cloud %s: could not remove this run's create mark (%s); other runs ignore it after %d s"
+                    % (self.cloud.name, exc.msg, self.CREATE_MARK_TTL))
+        return None
+
+    def clear_create_marks(self, deployment):
+        """Remove every create mark of ``deployment`` (its absent: a killed run's mark goes with its machines;
+        a create of it still in flight races the absent anyway)."""
+        if self.survivor_rule and self.CREATE_MARKS:
+            for handle in self.create_marks(deployment).values():
+                self.delete_create_mark(handle)
+
+    def await_other_creates(self, deployment):
+        """Wait until the creates other runs of ``deployment`` have in flight (their create marks) have
+        landed, at most until those marks are CREATE_MARK_TTL old; returns the mark ids seen. Any create
+        asked before this look then is listed by the survivor rule's look; any asked after it is dated
+        later than this run's and loses to it. Marks past the TTL are removed (their run died)."""
+        seen = set()
+
+        def none_in_flight():
+            live = {}
+            for mark_id, handle in self.create_marks(deployment).items():
+                made = token_time(mark_id)
+                if made is None or time.time() - made > self.CREATE_MARK_TTL:
+                    try:
+                        self.delete_create_mark(handle)
+                    except ProviderError:
+                        pass        # another run removed it first, or may not; it is ignored either way
+                else:
+                    live[mark_id] = made
+            seen.update(live)
+            return not live
+
+        poll_until(none_in_flight, self.CREATE_MARK_TTL, 0.2, 2.0)
+        return sorted(seen)
 
     def settle_names(self, created, deployment):
         """One machine per name in the deployment, whichever run made it (the survivor rule).

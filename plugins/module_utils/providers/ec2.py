@@ -55,6 +55,12 @@ from ansible_collections.slipway.cloud.plugins.module_utils.providers.ec2_query 
     tags_of,
     text_of,
 )
+from ansible_collections.slipway.cloud.plugins.module_utils.providers.survivors import (
+    MARK_PUBLIC_KEY,
+    mark_name,
+    mark_prefix,
+    marks_of,
+)
 from ansible_collections.slipway.cloud.plugins.module_utils.retry import error_code, is_transient
 from ansible_collections.slipway.cloud.plugins.module_utils.rules import canonical, parse_rules
 from ansible_collections.slipway.cloud.plugins.module_utils.ssh_keys import as_public_key
@@ -118,6 +124,7 @@ def client_token(cloud_name, request):
 class Ec2Provider(Provider):
     family = "ec2"
     capabilities = frozenset(("security_groups", "stop_start", "image_lookup"))
+    CREATE_MARKS = True                # the survivor rule's marks (put_create_mark below)
     OPTIONS = dict(API_OPTIONS, **{
         "subnet_id": str,           # machines go there (default: the region's default VPC subnet)
         "vpc_id": str,              # security groups live there (default: the subnet's VPC)
@@ -326,6 +333,29 @@ class Ec2Provider(Provider):
             if exc.details.get("code") != "InvalidKeyPair.Duplicate":   # a retry after a lost answer, or a race
                 raise
         return name
+
+    # A create mark is a key pair (survivors.mark_name): the one EC2 resource made, listed and removed in
+    # one call each, without a VPC or a charge.
+    def put_create_mark(self, deployment, mark_id):
+        name = mark_name(deployment, mark_id)
+        params = {"Action": "ImportKeyPair", "KeyName": name,
+                  "PublicKeyMaterial": base64.b64encode(MARK_PUBLIC_KEY.encode("ascii")).decode("ascii"),
+                  "TagSpecification.1.ResourceType": "key-pair"}
+        params.update(tag_params("TagSpecification.1.Tag", {MANAGED_TAG: "true"}))
+        try:
+            self._call("mark a create in flight (key pair %s)" % name, params)
+        except ProviderError as exc:
+            if exc.details.get("code") != "InvalidKeyPair.Duplicate":   # a retry after a lost answer
+                raise
+        return name
+
+    def create_marks(self, deployment):
+        params = dict(Action="DescribeKeyPairs", **filter_params({"key-name": mark_prefix(deployment) + "*"}))
+        found = self._call("look for creates in flight", params).findall("keySet/item")
+        return marks_of(deployment, [text_of(item, "keyName") for item in found])
+
+    def delete_create_mark(self, handle):
+        self._call("remove create mark %s" % handle, {"Action": "DeleteKeyPair", "KeyName": handle})
 
     def launch(self, request):
         placement, names = request.placement, request.names

@@ -54,6 +54,11 @@ from ansible_collections.slipway.cloud.plugins.module_utils.providers.exoscale_a
     decode_labels,
     encode_labels,
 )
+from ansible_collections.slipway.cloud.plugins.module_utils.providers.survivors import (
+    MARK_DESCRIPTION,
+    mark_name,
+    marks_of,
+)
 from ansible_collections.slipway.cloud.plugins.module_utils.providers.waiting import poll_until
 from ansible_collections.slipway.cloud.plugins.module_utils.rules import canonical, parse_rules, ports_from_one
 from ansible_collections.slipway.cloud.plugins.module_utils.ssh_keys import as_public_key
@@ -66,6 +71,7 @@ _ZONE = re.compile(r"^[a-z]{2}-[a-z]{2,5}-\d+$")
 class ExoscaleProvider(Provider):
     family = "exoscale"
     capabilities = frozenset(("security_groups", "stop_start", "image_lookup"))
+    CREATE_MARKS = True                # the survivor rule's marks (put_create_mark below)
     OPTIONS = dict(API_OPTIONS, **{
         "disk_size": int,                       # GiB, 10-51200 (a flavor's disk_gb wins)
         "instance_family": str,                 # standard (default), memory, cpu, ...
@@ -274,6 +280,30 @@ class ExoscaleProvider(Provider):
             machine.state, machine.fault = fresh.state, fresh.fault
             machine.public_ip, machine.private_ip = fresh.public_ip, fresh.private_ip
         return known
+
+    # A create mark is an anti-affinity group (survivors.mark_name) holding no machine: free, named, and
+    # made without key material (SSH keys of one public key twice are refused on some clouds).
+    def put_create_mark(self, deployment, mark_id):
+        name = mark_name(deployment, mark_id)
+        # Waited for: the mark must be listed before the create is asked. A 409: made by a lost answer.
+        operation = self._change("mark a create in flight (anti-affinity group %s)" % name, "POST",
+                                 "/anti-affinity-group", body={"name": name, "description": MARK_DESCRIPTION},
+                                 exists_ok=True)
+        return self._reference_id(operation) or self.create_marks(deployment).get(mark_id)
+
+    def create_marks(self, deployment):
+        listing = self._get("look for creates in flight", "/anti-affinity-group") or {}
+        by_name = {g.get("name"): g.get("id") for g in listing.get("anti-affinity-groups") or []}
+        return {mark_id: by_name[name] for mark_id, name in marks_of(deployment, list(by_name)).items()}
+
+    def delete_create_mark(self, handle):
+        # Not waited for: a mark that lingers a moment only makes another run wait that moment.
+        try:
+            self._request_checked("remove create mark %s" % handle, "DELETE",
+                                  api_path("/anti-affinity-group/%s", handle))
+        except ProviderError as exc:
+            if exc.details.get("http_status") != 404:
+                raise
 
     def ensure_ssh_key(self, public_key):
         """Register ``public_key`` (a PublicKey, or its text) once under its pair name; return the name."""

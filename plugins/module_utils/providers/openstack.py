@@ -46,6 +46,12 @@ from ansible_collections.slipway.cloud.plugins.module_utils.providers.calls impo
     map_calls,
     retry_options,
 )
+from ansible_collections.slipway.cloud.plugins.module_utils.providers.survivors import (
+    MARK_PREFIX,
+    MARK_PUBLIC_KEY,
+    mark_name,
+    marks_of,
+)
 from ansible_collections.slipway.cloud.plugins.module_utils.providers.waiting import poll_until
 from ansible_collections.slipway.cloud.plugins.module_utils.ssh_keys import as_public_key
 
@@ -84,6 +90,7 @@ def _is_global(address):
 class OpenStackProvider(Provider):
     family = "openstack"
     capabilities = frozenset(("security_groups", "stop_start", "image_lookup"))
+    CREATE_MARKS = True                # the survivor rule's marks (put_create_mark below)
     OPTIONS = dict(API_OPTIONS, **{
         "cloud": str,                          # a clouds.yaml entry (else OS_CLOUD, else the OS_* variables)
         "network": str,                        # name or id (default: the project's only network)
@@ -279,6 +286,20 @@ class OpenStackProvider(Provider):
             name=key.pair_name, public_key=key.line), tolerated=(409,))
         return key.pair_name
 
+    # A create mark is a key pair (survivors.mark_name): made, listed and removed in one call each, with
+    # no quota a project is short of.
+    def put_create_mark(self, deployment, mark_id):
+        name = mark_name(deployment, mark_id)
+        self.call("mark a create in flight (key pair %s)" % name, lambda: self.conn.compute.create_keypair(
+            name=name, public_key=MARK_PUBLIC_KEY), tolerated=(409,))       # 409: made by a lost answer
+        return name
+
+    def create_marks(self, deployment):
+        return marks_of(deployment, [k.name for k in self.listing("look for creates in flight", "compute", "keypairs")])
+
+    def delete_create_mark(self, handle):
+        self.call("remove create mark %s" % handle, lambda: self.conn.compute.delete_keypair(handle), tolerated=(404,))
+
     def launch(self, request):
         placement = request.placement
         flavor_id = self._flavor_id(placement.flavor)
@@ -405,7 +426,7 @@ class OpenStackProvider(Provider):
         again imports it again). The key pairs are listed before the servers, so that a key imported for a
         server that exists then is seen in use."""
         keys = [k.name for k in self.listing("list key pairs", "compute", "keypairs")
-                if k.name.startswith(KEY_PAIR_PREFIX)]
+                if k.name.startswith(KEY_PAIR_PREFIX) and not k.name.startswith(MARK_PREFIX)]
         if not keys:
             return
         used = {s.key_name for s in self._servers("list the servers' key pairs") if s.id not in deleted}
