@@ -6,7 +6,9 @@
 Peers: boto3 doing the same work the way a careful script does (one RunInstances for the
 fleet, CreateTags per name, DescribeInstances, TerminateInstances), and the generic libcloud
 adapter (one create_node per machine, as libcloud offers it). Steps, for N machines (default 50):
-create (and see them running), list, destroy. The module-level benchmark against
+create (and see them running), list, destroy. The same provider with ``survivor_rule: false`` shows
+what the survivor rule (its create mark, the look at other runs' marks, the look at the names) costs
+a create, without the start of Ansible around it. The module-level benchmark against
 amazon.aws.ec2_instance lives elsewhere; this one isolates the provider layer.
 
     python benchmarks/bench_ec2_provider.py [--count 50] [--repeat 3]
@@ -104,6 +106,7 @@ def main(argv=None):
 
     runners = {
         "slipway ec2 provider": lambda url: slipway_run(url, args.count),
+        "slipway, survivor rule off": lambda url: slipway_run(url, args.count, options=(("survivor_rule", False),)),
         "boto3 script (peer)": lambda url: boto3_run(url, args.count),
         "libcloud generic (per node)": lambda url: slipway_run(
             url, args.count, "libcloud", (("driver", "ec2"), ("driver_args", {"signature_version": "4"}))),
@@ -129,6 +132,10 @@ def main(argv=None):
             ratios = (medians["create"] / peer["create"], medians["list"] / peer["list"],
                       medians["destroy"] / peer["destroy"])
             print("%-30s %9.2fx %9.2fx %9.2fx" % (("  ratio to boto3",) + ratios))
+    with_rule = statistics.median(results["slipway ec2 provider"]["create"])
+    without = statistics.median(results["slipway, survivor rule off"]["create"])
+    print("survivor rule on a create of %d: %+.3f s (%+.1f %%; goal < 10 %%)"
+          % (args.count, with_rule - without, 100.0 * (with_rule / without - 1)))
     return 0
 
 
