@@ -341,7 +341,11 @@ def _converge_round(catalog, request, cloud, placement, provider, outcome, deadl
     records = {}
     waiting = []
     created = None
-    for machine in plan.keep:
+    # What this run keeps that another run made moments ago may lose to a create of the same names asked
+    # before it and still in flight: the survivor is reported.
+    kept = provider.settle_kept(plan.keep, request.deployment) if plan.keep else ()
+    _note_duplicates(outcome, kept)
+    for machine in kept:
         records[machine.name] = machine
         if (machine.state or "").lower() == "pending" and request.state != "stopped":
             waiting.append(machine)
@@ -405,6 +409,15 @@ def _converge_round(catalog, request, cloud, placement, provider, outcome, deadl
     outcome.after_records = outcome.machines
 
 
+def _note_duplicates(outcome, settled):
+    """The machines the survivor rule removed (``settled``: a CreatedMachines), each once, with who made it."""
+    known = {d["id"] for d in outcome.duplicates_removed}
+    for machine in getattr(settled, "duplicates_removed", ()):
+        if machine.id not in known:
+            outcome.duplicates_removed.append({"name": machine.name, "id": machine.id, "made_by": (
+                "another run" if settled.made_elsewhere(machine) else "this run")})
+
+
 def _note_create(outcome, created, settled=False):
     """What a create did, as the result says it: the names this run made, those another run made at the
     same time (reported, not made twice), and the duplicates the survivor rule removed. ``settled``: the
@@ -417,11 +430,7 @@ def _note_create(outcome, created, settled=False):
     outcome.warnings.extend(w for w in getattr(created, "warnings", ()) if w not in outcome.warnings)
     fresh = sorted(adopted - set(outcome.adopted))
     outcome.adopted += fresh
-    known = {d["id"] for d in outcome.duplicates_removed}
-    for machine in getattr(created, "duplicates_removed", ()):
-        if machine.id not in known:
-            outcome.duplicates_removed.append({"name": machine.name, "id": machine.id, "made_by": (
-                "another run" if created.made_elsewhere(machine) else "this run")})
+    _note_duplicates(outcome, created)
     if fresh:
         outcome.warnings.append("cloud %s: machine(s) %s were made by another run at the same time; this run "
                                 "reports them and keeps no second one" % (outcome.cloud, ", ".join(fresh)))

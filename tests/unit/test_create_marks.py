@@ -71,6 +71,10 @@ class MarkedCloud(Provider):
     def list_machines(self):
         return list(self.machines)
 
+    def destroy_machines(self, machines):
+        gone = {m.id for m in machines}
+        self.machines = [m for m in self.machines if m.id not in gone]
+
 
 def test_a_create_is_marked_before_its_request_is_dated_and_unmarked_once_it_has_landed():
     cloud = MarkedCloud()
@@ -111,3 +115,18 @@ def test_mark_names_keep_deployments_apart():
     assert marks_of("web", names) == {"1-a": names[0]}
     assert marks_of(None, names) == {"3-c": names[2]}
     assert all(len(name) < 64 for name in names[:3])
+
+
+def test_a_run_keeping_machines_looks_again_only_at_those_another_run_made_moments_ago():
+    cloud = MarkedCloud()
+    settled = Machine(cloud="c", name="old", id="m-old", state="running", deployment="d",
+                      tags={REQUEST_TAG: old_mark(3600)})
+    assert list(cloud.settle_kept([settled], "d")) == [settled] and cloud.looks == 0
+    fresh = Machine(cloud="c", name="new", id="m-new", state="running", deployment="d",
+                    tags={REQUEST_TAG: new_request_token()})
+    asked_first = Machine(cloud="c", name="new", id="m-first", state="pending", deployment="d",
+                          tags={REQUEST_TAG: old_mark(1)})
+    cloud.machines = [settled, fresh, asked_first]
+    kept = cloud.settle_kept([settled, fresh], "d")
+    assert [m.id for m in kept] == ["m-old", "m-first"] and [m.id for m in kept.duplicates_removed] == ["m-new"]
+    assert cloud.looks == 1

@@ -33,6 +33,7 @@ from ansible_collections.slipway.cloud.plugins.module_utils.providers.settings i
 from ansible_collections.slipway.cloud.plugins.module_utils.providers.survivors import (
     CreatedMachines,
     new_request_token,
+    request_time,
     survivor_key,
     token_time,
 )
@@ -350,6 +351,24 @@ class Provider:
 
         poll_until(none_in_flight, self.CREATE_MARK_TTL, 0.2, 2.0)
         return sorted(seen)
+
+    def settle_kept(self, machines, deployment):
+        """The survivor rule for machines a run keeps without creating them, where another run made them
+        moments ago (within CREATE_MARK_TTL): a create of the same names asked before theirs may still be in
+        flight, and its machine would survive. Waits for the creates other runs have in flight, then keeps
+        the survivor of each such name; returns ``machines`` with the survivors in place (a CreatedMachines
+        whose ``duplicates_removed`` are the others). Only on families with create marks (without them,
+        the waits' MachinesLost makes a run converge again)."""
+        now = time.time()
+        recent = [m for m in machines if now - (request_time(m) or 0.0) < self.CREATE_MARK_TTL]
+        if not (recent and self.survivor_rule and self.CREATE_MARKS):
+            return CreatedMachines(machines)
+        self.await_other_creates(deployment)
+        settled = self.settle_names(CreatedMachines(recent), deployment)
+        survivors = {m.name: m for m in settled}
+        kept = CreatedMachines([survivors.get(m.name, m) for m in machines])
+        kept.duplicates_removed = settled.duplicates_removed
+        return kept
 
     def settle_names(self, created, deployment):
         """One machine per name in the deployment, whichever run made it (the survivor rule).

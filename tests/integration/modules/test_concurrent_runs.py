@@ -284,9 +284,38 @@ def other_runs_mark(client, deployment, made_at):
     """A create mark as another run puts it up (made at ``made_at``); returns its id."""
     from ansible_collections.slipway.cloud.plugins.module_utils.providers.survivors import MARK_PUBLIC_KEY, mark_name
 
-    mark_id = "%x-%s" % (int(made_at * 1e6), "0" * 16)
+    mark_id = request_token(made_at, "0")
     client.import_key_pair(KeyName=mark_name(deployment, mark_id), PublicKeyMaterial=MARK_PUBLIC_KEY.encode())
     return mark_id
+
+
+def hand_made(client, name, request_token):
+    """A machine of the race deployment as another run's create makes it; returns its id."""
+    tags = {"Name": name, "slipway:name": name, "slipway:managed": "true", "slipway:deployment": "race",
+            "slipway:image": "trusty", "slipway:request": request_token}
+    made = client.run_instances(ImageId=AMI, InstanceType="t3.micro", MinCount=1, MaxCount=1, TagSpecifications=[
+        {"ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}])
+    return made["Instances"][0]["InstanceId"]
+
+
+def run_beside(ansible, tasks, meanwhile):
+    """One ansible-playbook run of ``tasks``, with ``meanwhile(process)`` called while it runs (it plays the
+    other runs); returns the run's PlayResult."""
+    argv, environ = ansible._command(tasks)
+    process = subprocess.Popen(argv, env=environ, cwd=ansible.workdir, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        meanwhile(process)
+        stdout, stderr = process.communicate(timeout=300)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return ansible._result(subprocess.CompletedProcess(argv, process.returncode, stdout, stderr))
+
+
+def request_token(at, fill):
+    return "%x-%s" % (int(at * 1e6), fill * 16)
 
 
 def test_a_run_waits_for_another_runs_create_in_flight_and_keeps_its_earlier_machine(ec2, moto):
@@ -298,34 +327,52 @@ def test_a_run_waits_for_another_runs_create_in_flight_and_keeps_its_earlier_mac
     client = ec2_client(moto)
     asked_first = time.time()
     mark_id = other_runs_mark(client, "race", asked_first)
-    argv, environ = ec2.ansible._command([ec2.task(names=["c-1"])])
-    process = subprocess.Popen(argv, env=environ, cwd=ec2.ansible.workdir, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-    try:
+    other = []
+
+    def the_other_run_lands(process):
         deadline = time.monotonic() + 120
         while not ec2.live("race") and process.poll() is None and time.monotonic() < deadline:
             time.sleep(0.1)
         assert ec2.live("race") == {"c-1": 1}, "this run's machine never appeared"
         assert process.poll() is None, "the run did not wait for the create in flight"
-        tags = {"Name": "c-1", "slipway:name": "c-1", "slipway:managed": "true", "slipway:deployment": "race",
-                "slipway:image": "trusty", "slipway:request": "%x-%s" % (int(asked_first * 1e6), "1" * 16)}
-        other = client.run_instances(ImageId=AMI, InstanceType="t3.micro", MinCount=1, MaxCount=1, TagSpecifications=[
-            {"ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}])
-        other_id = other["Instances"][0]["InstanceId"]
+        other.append(hand_made(client, "c-1", request_token(asked_first, "1")))
         client.delete_key_pair(KeyName=mark_name("race", mark_id))
-        stdout, stderr = process.communicate(timeout=300)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    run = ec2.ansible._result(subprocess.CompletedProcess(argv, process.returncode, stdout, stderr))
+
+    run = run_beside(ec2.ansible, [ec2.task(names=["c-1"])], the_other_run_lands)
     assert run.ok, run
     outcome = run.result()["clouds"]["moto-a"]
-    assert [i["id"] for i in run.result()["instances"]] == [other_id], run.result()
+    assert [i["id"] for i in run.result()["instances"]] == other, run.result()
     assert outcome["adopted"] == ["c-1"] and outcome["done"]["create"] == [], outcome
     assert [(d["name"], d["made_by"]) for d in outcome["duplicates_removed"]] == [("c-1", "this run")], outcome
     assert ec2.live("race") == {"c-1": 1}
     assert create_marks(client) == []
+
+
+def test_a_run_that_keeps_a_machine_made_moments_ago_reports_the_survivor_of_a_create_in_flight(ec2, moto):
+    """A run that creates nothing keeps the c-1 another run (B) just made; a third run (A) asked for c-1
+    first and its create is still in flight. The keeping run waits for it and reports A's machine, the
+    one every run keeps, instead of B's, which the survivor rule removes."""
+    from ansible_collections.slipway.cloud.plugins.module_utils.providers.survivors import mark_name
+
+    client = ec2_client(moto)
+    asked_first = time.time()
+    mark_id = other_runs_mark(client, "race", asked_first)
+    later = hand_made(client, "c-1", request_token(asked_first + 1, "2"))
+    first = []
+
+    def the_first_create_lands(process):
+        time.sleep(3)       # the run starts, plans to keep c-1 and waits on the mark (it cannot end before)
+        assert process.poll() is None, "the run did not wait for the create in flight"
+        first.append(hand_made(client, "c-1", request_token(asked_first, "1")))
+        client.delete_key_pair(KeyName=mark_name("race", mark_id))
+
+    run = run_beside(ec2.ansible, [ec2.task(names=["c-1"])], the_first_create_lands)
+    assert run.ok, run
+    outcome = run.result()["clouds"]["moto-a"]
+    assert [i["id"] for i in run.result()["instances"]] == first, run.result()
+    assert outcome["done"]["create"] == [] and outcome["planned"]["keep"] == ["c-1"], outcome
+    assert [(d["id"], d["made_by"]) for d in outcome["duplicates_removed"]] == [(later, "another run")], outcome
+    assert ec2.live("race") == {"c-1": 1}
 
 
 def test_a_mark_left_by_a_run_that_died_is_removed_not_waited_for(ec2, moto):
