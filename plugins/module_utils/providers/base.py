@@ -163,6 +163,7 @@ class Provider:
         self._image_cache = {}
         self.created_ids = set()       # machines this provider created (a failed one of them is removed)
         self.survivor_rule = self.SURVIVOR_RULE and cloud.option("survivor_rule", True)
+        self.marks_creates = self.survivor_rule and self.CREATE_MARKS
 
     @property
     def retries(self):
@@ -276,8 +277,7 @@ class Provider:
         deployment = (tags or {}).get(DEPLOYMENT_TAG)        # as the machines' tag has it (a str or None)
         # The mark goes up before the request token is made, so a create asked after another run's look
         # at the marks is also dated after it, and loses to what that run saw (survivors.survivor_key).
-        marked = self.survivor_rule and self.CREATE_MARKS
-        mark = self.put_create_mark(deployment, new_request_token()) if marked else None
+        mark = self.put_create_mark(deployment, new_request_token()) if self.marks_creates else None
         try:
             common = self.creation_tags(placement, tags)
             request = LaunchRequest(placement, names, public_key, common, common[REQUEST_TAG])
@@ -300,7 +300,7 @@ class Provider:
             machine.deployment = common.get(DEPLOYMENT_TAG)
             machine.timings.setdefault("requested_at", requested_at)
         created = CreatedMachines([by_name[n] for n in names], token=request.token, asked_at=requested_at,
-                                  answered_at=time.time(), marked=marked)
+                                  answered_at=time.time(), marked=self.marks_creates)
         if unmarked is not None:
             created.warnings.append(unmarked)
         # A machine that carries another run's request tag was made by that run: the cloud answered this
@@ -324,7 +324,7 @@ class Provider:
     def clear_create_marks(self, deployment):
         """Remove every create mark of ``deployment`` (its absent: a killed run's mark goes with its machines;
         a create of it still in flight races the absent anyway)."""
-        if self.survivor_rule and self.CREATE_MARKS:
+        if self.marks_creates:
             for handle in self.create_marks(deployment).values():
                 self.delete_create_mark(handle)
 
@@ -361,7 +361,7 @@ class Provider:
         the waits' MachinesLost makes a run converge again)."""
         now = time.time()
         recent = [m for m in machines if now - (request_time(m) or 0.0) < self.CREATE_MARK_TTL]
-        if not (recent and self.survivor_rule and self.CREATE_MARKS):
+        if not (recent and self.marks_creates):
             return CreatedMachines(machines)
         self.await_other_creates(deployment)
         settled = self.settle_names(CreatedMachines(recent), deployment)

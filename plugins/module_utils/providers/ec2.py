@@ -323,30 +323,26 @@ class Ec2Provider(Provider):
         params = dict(Action="DescribeKeyPairs", **filter_params({"key-name": name}))
         if self._call("look up key pair %s" % name, params).findall("keySet/item"):
             return name
+        self._import_key_pair(name, public_key.line, "import key pair %s" % name)
+        return name
+
+    def _import_key_pair(self, name, line, what):
+        """One ImportKeyPair; "already there" (a retry after a lost answer, or a race) is done."""
         params = {"Action": "ImportKeyPair", "KeyName": name,
-                  "PublicKeyMaterial": base64.b64encode(public_key.line.encode("ascii")).decode("ascii"),
+                  "PublicKeyMaterial": base64.b64encode(line.encode("ascii")).decode("ascii"),
                   "TagSpecification.1.ResourceType": "key-pair"}
         params.update(tag_params("TagSpecification.1.Tag", {MANAGED_TAG: "true"}))
         try:
-            self._call("import key pair %s" % name, params)
+            self._call(what, params)
         except ProviderError as exc:
-            if exc.details.get("code") != "InvalidKeyPair.Duplicate":   # a retry after a lost answer, or a race
+            if exc.details.get("code") != "InvalidKeyPair.Duplicate":
                 raise
-        return name
 
     # A create mark is a key pair (survivors.mark_name): the one EC2 resource made, listed and removed in
     # one call each, without a VPC or a charge.
     def put_create_mark(self, deployment, mark_id):
         name = mark_name(deployment, mark_id)
-        params = {"Action": "ImportKeyPair", "KeyName": name,
-                  "PublicKeyMaterial": base64.b64encode(MARK_PUBLIC_KEY.encode("ascii")).decode("ascii"),
-                  "TagSpecification.1.ResourceType": "key-pair"}
-        params.update(tag_params("TagSpecification.1.Tag", {MANAGED_TAG: "true"}))
-        try:
-            self._call("mark a create in flight (key pair %s)" % name, params)
-        except ProviderError as exc:
-            if exc.details.get("code") != "InvalidKeyPair.Duplicate":   # a retry after a lost answer
-                raise
+        self._import_key_pair(name, MARK_PUBLIC_KEY, "mark a create in flight (key pair %s)" % name)
         return name
 
     def create_marks(self, deployment):

@@ -98,7 +98,7 @@ def token_time(text):
 
 def request_time(machine):
     """When the request that made ``machine`` was sent, from its ``slipway:request`` tag (None if unknown)."""
-    return token_time((machine.tags or {}).get(REQUEST_TAG) or "")
+    return token_time((machine.tags or {}).get(REQUEST_TAG))
 
 
 def survivor_key(machine):

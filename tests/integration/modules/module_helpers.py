@@ -135,6 +135,21 @@ class Ansible:
                                  timeout=timeout, check=False)
         return self._result(process, json_output)
 
+    def playbook_beside(self, tasks, meanwhile, timeout=900):
+        """One ansible-playbook run of ``tasks``, with ``meanwhile(process)`` called while it runs (a test
+        playing the other runs); returns its PlayResult."""
+        argv, environ = self._command(tasks)
+        process = subprocess.Popen(argv, env=environ, cwd=self.workdir, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+        try:
+            meanwhile(process)
+            stdout, stderr = process.communicate(timeout=timeout)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        return self._result(subprocess.CompletedProcess(argv, process.returncode, stdout, stderr))
+
     def playbooks_at_once(self, task_lists, timeout=900):
         """One ansible-playbook per task list, all started together: each first says it is ready, then waits
         at a barrier until every one is, so that their tasks really race. Returns their PlayResults.

@@ -14,16 +14,20 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import subprocess
 import threading
 import time
 
 import pytest
 
+from ansible_collections.slipway.cloud.plugins.module_utils.providers.survivors import (
+    MARK_PREFIX,
+    MARK_PUBLIC_KEY,
+    mark_name,
+    mark_prefix,
+)
+
 from module_helpers import LOCAL_A, PUBLIC_KEY, Ansible, ec2_client, instance_task, live_instances, shipped_catalog
 
-#: what the names of create marks begin with (plugins/module_utils/providers/survivors.py)
-MARK_PREFIX = "slipway-creating-"
 NAMES = ["c-1", "c-2", "c-3", "c-4"]
 AMI = "ami-1e749f67"
 
@@ -282,8 +286,6 @@ def test_without_the_survivor_rule_the_ec2_race_does_make_duplicates(ec2, moto):
 
 def other_runs_mark(client, deployment, made_at):
     """A create mark as another run puts it up (made at ``made_at``); returns its id."""
-    from ansible_collections.slipway.cloud.plugins.module_utils.providers.survivors import MARK_PUBLIC_KEY, mark_name
-
     mark_id = request_token(made_at, "0")
     client.import_key_pair(KeyName=mark_name(deployment, mark_id), PublicKeyMaterial=MARK_PUBLIC_KEY.encode())
     return mark_id
@@ -298,22 +300,6 @@ def hand_made(client, name, request_token):
     return made["Instances"][0]["InstanceId"]
 
 
-def run_beside(ansible, tasks, meanwhile):
-    """One ansible-playbook run of ``tasks``, with ``meanwhile(process)`` called while it runs (it plays the
-    other runs); returns the run's PlayResult."""
-    argv, environ = ansible._command(tasks)
-    process = subprocess.Popen(argv, env=environ, cwd=ansible.workdir, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-    try:
-        meanwhile(process)
-        stdout, stderr = process.communicate(timeout=300)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    return ansible._result(subprocess.CompletedProcess(argv, process.returncode, stdout, stderr))
-
-
 def request_token(at, fill):
     return "%x-%s" % (int(at * 1e6), fill * 16)
 
@@ -322,8 +308,6 @@ def test_a_run_waits_for_another_runs_create_in_flight_and_keeps_its_earlier_mac
     """The race the marks are for: another run asked first, but its machine lands after this run's. This
     run waits while the other's mark is up; then it sees both, keeps the other's (asked first), removes its
     own and reports the survivor - so the run that asked first, whose look came later, agrees."""
-    from ansible_collections.slipway.cloud.plugins.module_utils.providers.survivors import mark_name
-
     client = ec2_client(moto)
     asked_first = time.time()
     mark_id = other_runs_mark(client, "race", asked_first)
@@ -338,7 +322,7 @@ def test_a_run_waits_for_another_runs_create_in_flight_and_keeps_its_earlier_mac
         other.append(hand_made(client, "c-1", request_token(asked_first, "1")))
         client.delete_key_pair(KeyName=mark_name("race", mark_id))
 
-    run = run_beside(ec2.ansible, [ec2.task(names=["c-1"])], the_other_run_lands)
+    run = ec2.ansible.playbook_beside([ec2.task(names=["c-1"])], the_other_run_lands)
     assert run.ok, run
     outcome = run.result()["clouds"]["moto-a"]
     assert [i["id"] for i in run.result()["instances"]] == other, run.result()
@@ -352,8 +336,6 @@ def test_a_run_that_keeps_a_machine_made_moments_ago_reports_the_survivor_of_a_c
     """A run that creates nothing keeps the c-1 another run (B) just made; a third run (A) asked for c-1
     first and its create is still in flight. The keeping run waits for it and reports A's machine, the
     one every run keeps, instead of B's, which the survivor rule removes."""
-    from ansible_collections.slipway.cloud.plugins.module_utils.providers.survivors import mark_name
-
     client = ec2_client(moto)
     asked_first = time.time()
     mark_id = other_runs_mark(client, "race", asked_first)
@@ -366,7 +348,7 @@ def test_a_run_that_keeps_a_machine_made_moments_ago_reports_the_survivor_of_a_c
         first.append(hand_made(client, "c-1", request_token(asked_first, "1")))
         client.delete_key_pair(KeyName=mark_name("race", mark_id))
 
-    run = run_beside(ec2.ansible, [ec2.task(names=["c-1"])], the_first_create_lands)
+    run = ec2.ansible.playbook_beside([ec2.task(names=["c-1"])], the_first_create_lands)
     assert run.ok, run
     outcome = run.result()["clouds"]["moto-a"]
     assert [i["id"] for i in run.result()["instances"]] == first, run.result()
@@ -390,7 +372,5 @@ def test_an_absent_of_the_deployment_removes_the_marks_a_killed_run_left(ec2, mo
     other_runs_mark(client, "other", time.time())
     run = ec2.ansible.playbook([instance_task(cloud="moto-a", deployment="race", state="absent")])
     assert run.ok, run
-    from ansible_collections.slipway.cloud.plugins.module_utils.providers.survivors import mark_prefix
-
     assert [name[:len(mark_prefix("other"))] for name in create_marks(client)] == [mark_prefix("other")]
     client.delete_key_pair(KeyName=create_marks(client)[0])
