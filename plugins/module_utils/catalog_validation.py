@@ -19,6 +19,7 @@ import re
 
 from ansible_collections.slipway.cloud.plugins.module_utils.catalog_schema import ENV_VAR_PATTERN, SCHEMA
 from ansible_collections.slipway.cloud.plugins.module_utils.catalog_yaml import Invalid
+from ansible_collections.slipway.cloud.plugins.module_utils.names import excerpt
 
 _TYPES = {
     "object": lambda v: isinstance(v, dict),
@@ -123,8 +124,8 @@ def _check_object(value, schema, path, line):
             raise Invalid(path, key_line, "key %r must be text" % (key,))
         if names is not None and not _pattern(names["pattern"]).search(key):
             raise Invalid(_join(path, key), key_line,
-                          "name %r must start with a letter or digit and use only letters, digits, '.', '_', '-'"
-                          % key)
+                          "name %s must start with a letter or digit and use only letters, digits, '.', '_', '-' "
+                          "(1 to 128 characters)" % excerpt(key))
         sub = properties.get(key)
         if sub is None:
             if extra is False:

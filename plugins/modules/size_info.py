@@ -201,6 +201,7 @@ import dataclasses
 
 from ansible_collections.slipway.cloud.plugins.module_utils.model import CatalogError
 from ansible_collections.slipway.cloud.plugins.module_utils.module_base import SlipwayModule
+from ansible_collections.slipway.cloud.plugins.module_utils.names import TASK_ID_OPTIONS, check_options
 from ansible_collections.slipway.cloud.plugins.module_utils.sizing import (
     choose_flavor, flavor_to_dict, sorted_flavors,
 )
@@ -224,6 +225,7 @@ def live_sizes(cloud):
 
 def main_size_info(module):
     params = module.params
+    check_options(params, TASK_ID_OPTIONS)
     catalog = module.load_catalog()
     cloud = catalog.cloud(params["cloud"])
     result = {
