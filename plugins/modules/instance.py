@@ -111,7 +111,7 @@ options:
     description:
       - An id that groups the machines of one run; tagged on every machine.
       - Letters, digits, V(.), V(_) and V(-), 1 to 128 characters, starting with a letter or digit (so that
-        it is one path component: C(playbooks/deploy.yml) names its run directory after it). Checked
+        it is one path component, as C(playbooks/deploy.yml) names its run directory after it). Checked
         before any cloud is touched, like O(image), O(cloud), O(clouds) and O(security_groups).
     type: str
   exact:

@@ -31,8 +31,8 @@ options:
         with a letter or digit.
       - V(deployment), V(cloud) and V(image) are letters, digits, V(.), V(_) and V(-), 1 to 128 characters,
         starting with a letter or digit (so never a path such as V(shop/../victim)).
-      - V(security_group) is 1 to 255 letters, digits, spaces and the characters . _ - : / ( ) # , @ [ ] + = &
-        ; { } ! $ *
+      - "V(security_group) is 1 to 255 letters, digits, spaces and the characters . _ - : / ( ) # , @ [ ] + = &
+        ; { } ! $ *"
     type: str
     required: true
     choices: [machine, deployment, cloud, image, security_group]
