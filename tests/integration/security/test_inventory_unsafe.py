@@ -189,3 +189,19 @@ def test_payload_tags_stay_data_on_every_path(payload_fleet, inventory):
     proc = inventory.run("ansible-playbook", "-i", cached, play)
     assert "ok=4" in proc.stdout and "later-" not in proc.stdout, proc.stdout
     assert_nothing_ran(payload_fleet)
+
+
+def test_a_cloud_whose_name_cannot_name_hosts_is_not_listed(moto, inventory, tmp_path):
+    """issue 18, finding 1: the cloud is part of host names too: one that is not a valid machine name fails by name."""
+    launch(moto.url, "web-1", "inv-debian", "d1")
+    catalog = fleet.write_catalog(str(tmp_path / "catalog"), moto.url, regions={CLOUD: REGION, "moto_x": REGION},
+                                  http_timeout=20)
+    source = inventory.write("clouds.slipway.yml", catalog=[catalog], clouds=[CLOUD, "moto_x"])
+    data, stderr = inventory.list(source)
+    assert sorted(hostvars(data)) == ["web-1." + CLOUD]
+    text = " ".join(stderr.split())
+    assert "cloud moto_x was not listed" in text and "cannot be part of a host name" in text, stderr
+
+    alone = inventory.write("alone.slipway.yml", catalog=[catalog], clouds=["moto_x"])
+    data, stderr = inventory.list(alone, env={"ANSIBLE_INVENTORY_UNPARSED_FAILED": "true"}, check=False)
+    assert data is None and "no cloud could be listed" in " ".join(stderr.split()), stderr
