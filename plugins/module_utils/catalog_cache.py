@@ -97,7 +97,8 @@ def _decode_object(pairs):
 
 def _check_cache_dir(directory):
     check_directory(directory, "catalog cache directory", key=CACHE_ENV,
-                    fix="run chmod 700 %s, or set %s to a directory of your own (or to off)" % (directory, CACHE_ENV))
+                    fix="make it yours with mode 0700 (chmod 700 %s), or set %s to a directory of your own "
+                        "(or to off)" % (directory, CACHE_ENV))
 
 
 def _cache_load(path, source):

@@ -58,7 +58,7 @@ def untrusted_reason(status):
 
 def refuse(path, what, reason, key="catalog", fix=None):
     """The CatalogError for an untrusted ``path``: what it is, why, and how to fix it."""
-    fix = fix or ("chmod go-w %s, or use a copy you own" % path)
+    fix = fix or ("use a copy you own" if reason.startswith("is owned") else "run chmod go-w %s" % path)
     return CatalogError(
         "%s %s %s: anyone who can write it decides what the catalog says, such as where a cloud's credentials "
         "are sent, so it is refused (as OpenSSH refuses a loose ~/.ssh); %s"
