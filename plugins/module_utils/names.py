@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 
 from ansible_collections.slipway.cloud.plugins.module_utils.model import InputError, ProviderError
+from ansible_collections.slipway.cloud.plugins.module_utils.masking import excerpt
 
 #: a DNS label (and a host name on every cloud): letters, digits, '-' and '.', 1-63 characters
 MACHINE_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,61}[A-Za-z0-9])?"
@@ -40,7 +41,6 @@ ID_KINDS = {
 TASK_ID_OPTIONS = {"name": "machine", "names": "machine", "cloud": "cloud", "clouds": "cloud", "image": "image",
                    "deployment": "deployment", "security_groups": "security_group"}
 #: how long the excerpt of a rejected value may be
-EXCERPT_LENGTH = 24
 
 
 class IdError(InputError, ProviderError):
@@ -50,12 +50,6 @@ class IdError(InputError, ProviderError):
 
 class MachineNameError(IdError):
     """A machine name that cannot be used, or a name given twice."""
-
-
-def excerpt(value):
-    """A short repr of a rejected value: never the whole of it (it may be long, or a secret pasted by mistake)."""
-    text = repr(value) if isinstance(value, str) else "a value of type %s" % type(value).__name__
-    return text if len(text) <= EXCERPT_LENGTH else text[:EXCERPT_LENGTH - 4] + "...'"
 
 
 def is_valid_id(kind, value):
