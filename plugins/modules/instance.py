@@ -284,7 +284,7 @@ clouds:
 """
 
 from ansible_collections.slipway.cloud.plugins.module_utils import deploy, planning
-from ansible_collections.slipway.cloud.plugins.module_utils.module_base import SlipwayModule
+from ansible_collections.slipway.cloud.plugins.module_utils.module_base import CLOUDS_ARGUMENT_SPEC, SlipwayModule
 
 # Ships every provider adapter with the module (see providers/families.py).
 from ansible_collections.slipway.cloud.plugins.module_utils.providers import families  # noqa: F401 pylint: disable=unused-import
@@ -311,6 +311,7 @@ def argument_spec():
         deployment=dict(type="str"),
         exact=dict(type="bool", default=False),
     )
+    spec.update(CLOUDS_ARGUMENT_SPEC)
     return spec
 
 
