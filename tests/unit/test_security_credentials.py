@@ -127,3 +127,12 @@ def test_the_shared_wording_is_the_callers_default():
     caller = Caller(Cloud(name="c", provider="exoscale"), "the API", [SECRET], credential_variables=["K", "S"])
     error = caller.error("list machines", Ec2ApiError(401, None, "unauthorized"))
     assert "Check the credentials in environment variable(s) K, S" in error.msg
+
+
+def test_exoscale_uses_the_same_wording(catalog):
+    """issue 18, finding 11: one wording for every family: Exoscale's 401 names the option too."""
+    params = {"cloud": "exo-x", "credentials": {"MY_EXO_KEY": "EXOkeyFROMoption", "MY_EXO_SECRET": SECRET}}
+    provider = get_provider(catalog.cloud("exo-x"), task_environ({}, params, lambda: catalog))
+    error = provider.caller.error("list machines", Ec2ApiError(401, None, "invalid signature"))
+    assert "Check the credentials in the task's credentials option (MY_EXO_KEY, MY_EXO_SECRET)" in error.msg
+    assert SECRET not in error.msg
