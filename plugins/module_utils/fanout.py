@@ -56,6 +56,15 @@ def provider_opener(provider_factory=None, environ=None):
     return provider_factory or (lambda cloud: get_provider(cloud, environ))
 
 
+def secrets_of(provider):
+    """The values to mask once a provider is open: its credentials, and every value the task's
+    ``credentials`` option gave (an EC2 session token too, which the catalog may not name)."""
+    values = list((getattr(provider, "credentials", None) or {}).values())
+    environ = getattr(provider, "environ", None)
+    values.extend(environ[name] for name in getattr(environ, "given", ()) if name in environ)
+    return values
+
+
 def _close(provider):
     try:
         provider.close()
@@ -70,7 +79,7 @@ def open_providers(clouds, opener, masker):
     try:
         for cloud in clouds:
             providers[cloud.name] = opener(cloud)
-            masker.add((getattr(providers[cloud.name], "credentials", None) or {}).values())
+            masker.add(secrets_of(providers[cloud.name]))
     except Exception:
         for provider in providers.values():
             _close(provider)
@@ -98,7 +107,7 @@ def for_each_cloud(clouds, work, opener, masker=None, outcome_type=CloudOutcome,
         provider = None
         try:
             provider = providers[cloud.name] if providers else opener(cloud)
-            masker.add((getattr(provider, "credentials", None) or {}).values())
+            masker.add(secrets_of(provider))
             work(cloud, provider, outcome)
         except Exception as exc:  # pylint: disable=broad-except  # one cloud's failure never hides the others
             outcome.fail(error_record(exc, masker))

@@ -22,6 +22,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.slipway.cloud.plugins.module_utils.catalog import load_catalog
 from ansible_collections.slipway.cloud.plugins.module_utils.catalog_layers import default_catalog_layers
 from ansible_collections.slipway.cloud.plugins.module_utils.catalog_yaml import HAS_YAML, YAML_IMPORT_ERROR
+from ansible_collections.slipway.cloud.plugins.module_utils.credentials import task_environ
 from ansible_collections.slipway.cloud.plugins.module_utils.masking import Masker, redact_keys, seen_secrets
 from ansible_collections.slipway.cloud.plugins.module_utils.model import SlipwayError
 
@@ -31,6 +32,12 @@ CATALOG_ARGUMENT_SPEC = dict(
 )
 #: the most of an unexpected error's own text its one-line message shows
 UNEXPECTED_MSG_CHARS = 500
+
+#: Options every module that calls clouds' APIs takes beside its ``cloud``/``clouds`` (documented by the
+#: slipway.cloud.clouds doc fragment): values for the catalog's credential variables, never logged.
+CLOUDS_ARGUMENT_SPEC = dict(
+    credentials=dict(type="dict", no_log=True),
+)
 
 
 def load_task_catalog(params, environ=None):
@@ -102,12 +109,21 @@ class SlipwayModule(AnsibleModule):
         if not HAS_YAML:
             self.fail_json(msg=missing_required_lib("PyYAML"), exception=str(YAML_IMPORT_ERROR))
         self._catalog = None
+        self._environ = None
 
     def load_catalog(self):
         """The Catalog of this run, loaded once."""
         if self._catalog is None:
             self._catalog = load_task_catalog(self.params)
         return self._catalog
+
+    @property
+    def environ(self):
+        """The environment the clouds' credentials are read from: this process's, with the ``credentials``
+        option over it (module_utils/credentials.py)."""
+        if self._environ is None:
+            self._environ = task_environ(os.environ, self.params, self.load_catalog)
+        return self._environ
 
     def run(self, main):
         """exit_json(**main(self)); engine errors fail cleanly (fail_json exits the process itself)."""

@@ -40,7 +40,6 @@ ID_KINDS = {
 #: the id options of the modules and the kind of each (security_group's own ``name`` is a group's)
 TASK_ID_OPTIONS = {"name": "machine", "names": "machine", "cloud": "cloud", "clouds": "cloud", "image": "image",
                    "deployment": "deployment", "security_groups": "security_group"}
-#: how long the excerpt of a rejected value may be
 
 
 class IdError(InputError, ProviderError):

@@ -290,7 +290,7 @@ clouds:
 """
 
 from ansible_collections.slipway.cloud.plugins.module_utils import deploy, planning
-from ansible_collections.slipway.cloud.plugins.module_utils.module_base import SlipwayModule
+from ansible_collections.slipway.cloud.plugins.module_utils.module_base import CLOUDS_ARGUMENT_SPEC, SlipwayModule
 from ansible_collections.slipway.cloud.plugins.module_utils.names import TASK_ID_OPTIONS, check_options
 
 # Ships every provider adapter with the module (see providers/families.py).
@@ -318,6 +318,7 @@ def argument_spec():
         deployment=dict(type="str"),
         exact=dict(type="bool", default=False),
     )
+    spec.update(CLOUDS_ARGUMENT_SPEC)
     return spec
 
 

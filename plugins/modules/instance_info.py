@@ -82,7 +82,7 @@ clouds:
 
 from ansible_collections.slipway.cloud.plugins.module_utils.fanout import failure_message, failures_of
 from ansible_collections.slipway.cloud.plugins.module_utils.listing import list_instances
-from ansible_collections.slipway.cloud.plugins.module_utils.module_base import SlipwayModule
+from ansible_collections.slipway.cloud.plugins.module_utils.module_base import CLOUDS_ARGUMENT_SPEC, SlipwayModule
 from ansible_collections.slipway.cloud.plugins.module_utils.names import TASK_ID_OPTIONS, check_options
 from ansible_collections.slipway.cloud.plugins.module_utils.planning import clouds_from
 
@@ -98,6 +98,7 @@ def argument_spec():
         deployment=dict(type="str"),
         name=dict(type="list", elements="str"),
     )
+    spec.update(CLOUDS_ARGUMENT_SPEC)
     return spec
 
 

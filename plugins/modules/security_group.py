@@ -128,7 +128,7 @@ clouds:
 
 from ansible_collections.slipway.cloud.plugins.module_utils.fanout import failure_message, failures_of
 from ansible_collections.slipway.cloud.plugins.module_utils.group_converge import converge_security_group
-from ansible_collections.slipway.cloud.plugins.module_utils.module_base import SlipwayModule
+from ansible_collections.slipway.cloud.plugins.module_utils.module_base import CLOUDS_ARGUMENT_SPEC, SlipwayModule
 from ansible_collections.slipway.cloud.plugins.module_utils.names import TASK_ID_OPTIONS, check_options
 from ansible_collections.slipway.cloud.plugins.module_utils.planning import clouds_from
 
@@ -146,6 +146,7 @@ def argument_spec():
         purge_rules=dict(type="bool", default=True),
         state=dict(type="str", default="present", choices=["present", "absent"]),
     )
+    spec.update(CLOUDS_ARGUMENT_SPEC)
     return spec
 
 

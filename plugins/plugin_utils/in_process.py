@@ -8,7 +8,9 @@ as an AnsiballZ zip to the same machine costs more than their work on an unchang
 zip, a new Python, importing the module runtime). When the task's connection is ``local`` and there is
 no privilege escalation or async, the action plugin validates the options with the module's own
 argument spec and calls the module's ``execute(module)`` in its worker process, with the task's
-``environment:`` as the environment the cloud credentials are read from. Otherwise, or with
+``environment:`` (and its ``credentials`` option over it) as the environment the cloud credentials are
+read from: the environment is never put on a command line here, so -vvv never shows it, and the values
+of ``no_log`` options are removed from the result as AnsibleModule removes them. Otherwise, or with
 ``SLIPWAY_IN_PROCESS=0`` on the controller, the module runs as any module does.
 """
 
@@ -35,7 +37,8 @@ class ControllerModule(object):
         self.params = params
         self.check_mode = check_mode
         self._diff = diff
-        self.environ = environ
+        self._base_environ = environ
+        self._environ = None
         self.warnings = []
         self._catalog = None
 
@@ -43,8 +46,17 @@ class ControllerModule(object):
         from ansible_collections.slipway.cloud.plugins.module_utils.module_base import load_task_catalog
 
         if self._catalog is None:
-            self._catalog = load_task_catalog(self.params, self.environ)
+            self._catalog = load_task_catalog(self.params, self._base_environ)
         return self._catalog
+
+    @property
+    def environ(self):
+        """The task's environment with the ``credentials`` option over it (module_utils/credentials.py)."""
+        from ansible_collections.slipway.cloud.plugins.module_utils.credentials import task_environ
+
+        if self._environ is None:
+            self._environ = task_environ(self._base_environ, self.params, self.load_catalog)
+        return self._environ
 
     def warn(self, warning):
         self.warnings.append(warning)
@@ -95,6 +107,7 @@ def run_module(short_name, module_args, check_mode, diff, environ):
 
 def _run_module(short_name, module_args, check_mode, diff, environ):
     from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+    from ansible.module_utils.common.parameters import remove_values
     from ansible.module_utils.errors import UnsupportedError
 
     from ansible_collections.slipway.cloud.plugins.module_utils.module_base import CATALOG_ARGUMENT_SPEC, run_execute
@@ -109,10 +122,11 @@ def _run_module(short_name, module_args, check_mode, diff, environ):
         msg = validated.errors.msg
         if isinstance(validated.errors[0], UnsupportedError):
             msg = "Unsupported parameters for (slipway.cloud.%s) module: %s" % (short_name, msg)
-        return {"failed": True, "msg": msg, "invocation": invocation}
+        return remove_values({"failed": True, "msg": msg, "invocation": invocation}, validated._no_log_values)
     shim = ControllerModule(validated.validated_parameters, check_mode, diff, environ)
     result = run_execute(module.execute, shim, failure_type=_Failed)
     if shim.warnings:
         result["warnings"] = list(result.get("warnings") or []) + shim.warnings
     result["invocation"] = invocation
-    return result
+    # As AnsibleModule does on exit: no value of a no_log option (the credentials) anywhere in the result.
+    return remove_values(result, validated._no_log_values)

@@ -253,9 +253,14 @@ class MotoServer:
     """moto EC2 on 127.0.0.1 at a free port, in a thread or a subprocess."""
 
     def __init__(self, mode="thread", host="127.0.0.1", port=0, fault_rate=0.0, fault_when="before",
-                 fault_seed=None, startup_timeout=60.0):
+                 fault_seed=None, startup_timeout=60.0, environ=None):
+        """``environ``: variables added to a subprocess server's environment (moto's settings, e.g.
+        ``INITIAL_NO_AUTH_ACTION_COUNT`` to check every signature); only with ``mode="process"``."""
         if mode not in ("thread", "process"):
             raise ValueError("mode must be thread or process, got %r" % (mode,))
+        if environ and mode != "process":
+            raise ValueError("environ needs mode='process' (moto reads its settings when it is imported)")
+        self.environ = dict(environ or {})
         self.mode = mode
         self.host = host
         self.port = port
@@ -284,7 +289,7 @@ class MotoServer:
             if self._fault_settings["seed"] is not None:
                 command += ["--fault-seed", str(self._fault_settings["seed"])]
             self._process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                             stdin=subprocess.DEVNULL, text=True)
+                                             stdin=subprocess.DEVNULL, text=True, env=dict(os.environ, **self.environ))
             self.port = self._await_ready_line()
         self._await_answer()
         return self

@@ -29,7 +29,7 @@ from ansible_collections.slipway.cloud.plugins.module_utils.model import (
     ProviderError,
 )
 from ansible_collections.slipway.cloud.plugins.module_utils.names import check_machine_names
-from ansible_collections.slipway.cloud.plugins.module_utils.providers.settings import check_options, resolve_credentials
+from ansible_collections.slipway.cloud.plugins.module_utils.providers.settings import check_options, credential_source, resolve_credentials
 from ansible_collections.slipway.cloud.plugins.module_utils.providers.survivors import (
     CreatedMachines,
     new_request_token,
@@ -186,6 +186,12 @@ class Provider:
     def credential_variables(self):
         """The environment variables this cloud's credentials come from (named in auth errors)."""
         return [variable for dummy, variable in self.cloud.credentials]
+
+    @property
+    def credential_source(self):
+        """Where this cloud's credentials were read from, for auth errors (variables, or the credentials
+        option, never a value)."""
+        return credential_source(self.credential_variables, self.environ)
 
     # -- machines: primitives --------------------------------------------------
     def list_machines(self):
@@ -669,11 +675,17 @@ def register(family, factory):
     _REGISTRY[family] = factory
 
 
+def provider_class(family):
+    """The provider class (or factory) of a family, or None; imported lazily so one broken family never
+    hides another."""
+    if family not in _REGISTRY:
+        _load_builtin(family)
+    return _REGISTRY.get(family) or _REGISTRY.get("libcloud")
+
+
 def get_provider(cloud, environ=None):
-    """The provider for ``cloud``; imported lazily so one broken family never hides another."""
-    if cloud.provider not in _REGISTRY:
-        _load_builtin(cloud.provider)
-    factory = _REGISTRY.get(cloud.provider) or _REGISTRY.get("libcloud")
+    """The provider for ``cloud``."""
+    factory = provider_class(cloud.provider)
     if factory is None:
         raise ProviderError("no provider for family %r of cloud %s" % (cloud.provider, cloud.name),
                             cloud=cloud.name)

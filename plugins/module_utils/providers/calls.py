@@ -50,6 +50,19 @@ def retry_options(cloud):
     return options
 
 
+#: error codes that mean "these credentials are refused", whatever HTTP status carries them (EC2 answers
+#: AuthFailure with 401, UnauthorizedOperation with 403, an expired session token with 400)
+AUTH_ERROR_CODES = frozenset((
+    "AuthFailure", "InvalidClientTokenId", "SignatureDoesNotMatch", "UnauthorizedOperation", "IncompleteSignature",
+    "MissingAuthenticationToken", "ExpiredToken", "UnrecognizedClientException",
+))
+
+
+def is_auth_failure(status, code):
+    """True for an answer that refuses the caller's credentials (HTTP 401/403, or one of AUTH_ERROR_CODES)."""
+    return status in (401, 403) or code in AUTH_ERROR_CODES
+
+
 def describe_error(exc):
     """A short human description of a failed call, without tracebacks."""
     code = error_code(exc)
@@ -134,7 +147,7 @@ class Caller:
             message = ("cloud %s: cannot reach %s while trying to %s (%s); check the cloud's endpoint/region and "
                        "the network" % (name, self.endpoint_text, what, root_message(exc)))
             return ProviderError(mask(message, self.secrets), cloud=name, endpoint=self.endpoint_text, action=what)
-        if status in (401, 403) and self.credential_source:
+        if is_auth_failure(status, error_code(exc)) and self.credential_source:
             message = ("cloud %s: %s refused the request to %s: %s. Check the credentials in %s (and that they "
                        "allow this)" % (name, self.endpoint_text, what, describe_error(exc), self.credential_source))
             return ProviderError(mask(message, self.secrets), cloud=name, action=what, http_status=status,

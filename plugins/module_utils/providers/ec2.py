@@ -55,6 +55,7 @@ from ansible_collections.slipway.cloud.plugins.module_utils.providers.ec2_query 
     tags_of,
     text_of,
 )
+from ansible_collections.slipway.cloud.plugins.module_utils.providers.settings import credential_source
 from ansible_collections.slipway.cloud.plugins.module_utils.providers.survivors import (
     MARK_PUBLIC_KEY,
     mark_name,
@@ -70,6 +71,8 @@ DEFAULT_REGION = "us-east-1"
 _KEY_ARGS = ("key", "access_key", "access_key_id", "aws_access_key_id")
 _SECRET_ARGS = ("secret", "secret_key", "secret_access_key", "aws_secret_access_key")
 _TOKEN_ARGS = ("token", "session_token", "security_token", "aws_session_token")
+#: read with the standard AWS_ACCESS_KEY_ID when the catalog names no token (as the AWS tools do)
+SESSION_TOKEN_VARIABLES = ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
 _LIVE_STATES = ["pending", "running", "stopping", "stopped"]
 _BATCH = 200                              # instance ids per Describe/Terminate call
 _MAX_TAGS = 50                            # EC2's limit per resource
@@ -135,16 +138,25 @@ class Ec2Provider(Provider):
     LOOKUP_KEYS = ("name", "owner", "architecture")
     LOOKUP_EXAMPLE = "{name: 'debian-12-amd64-*', owner: '136693071363'}"
 
+    @staticmethod
+    def optional_credential_variables(credentials):
+        """Variables read besides the catalog's ``credentials`` pairs: the STS session token, with the
+        standard AWS_ACCESS_KEY_ID as the key."""
+        return list(SESSION_TOKEN_VARIABLES) if dict(credentials).get("key") == "AWS_ACCESS_KEY_ID" else []
+
     def __init__(self, cloud, environ=None):
         super(Ec2Provider, self).__init__(cloud, environ)
         cloud = self.cloud
         key = self.credential(_KEY_ARGS)
         secret = self.credential(_SECRET_ARGS)
         token = self.credential(_TOKEN_ARGS, required=False)
-        if token is None and dict(cloud.credentials).get("key") == "AWS_ACCESS_KEY_ID":
+        variables = self.credential_variables
+        if token is None and self.optional_credential_variables(cloud.credentials):
             # As the AWS tools do (and AWX's AWS credential injects): the standard variables come with
             # an optional STS session token.
-            token = self.environ.get("AWS_SESSION_TOKEN") or self.environ.get("AWS_SECURITY_TOKEN") or None
+            token_variable = next((v for v in SESSION_TOKEN_VARIABLES if self.environ.get(v)), None)
+            token = self.environ[token_variable] if token_variable else None
+            variables = variables + ([token_variable] if token_variable else [])
         region = str(cloud.region or DEFAULT_REGION)
         if not REGION_PATTERN.match(region):
             raise ProviderError("cloud %s: region %r is not an EC2 region name like us-east-1, eu-central-2 or "
@@ -162,7 +174,9 @@ class Ec2Provider(Provider):
                                 % (cloud.name, ca_bundle, exc), cloud=cloud.name, key="AWS_CA_BUNDLE")
         self.endpoint = cloud.endpoint or "EC2 in %s" % region
         self.parallel = max(1, int(cloud.option("parallel_requests", 4)))
-        self.caller = Caller(cloud, self.endpoint, [key, secret, token], retry_options(cloud))
+        self.caller = Caller(cloud, self.endpoint, [key, secret, token], retry_options(cloud),
+                             credential_variables=variables,
+                             credential_source=credential_source(variables, self.environ))
         self._network_cache = None
         self._type_cache = {}
 

@@ -54,6 +54,7 @@ from ansible_collections.slipway.cloud.plugins.module_utils.providers.exoscale_a
     decode_labels,
     encode_labels,
 )
+from ansible_collections.slipway.cloud.plugins.module_utils.providers.settings import credential_source
 from ansible_collections.slipway.cloud.plugins.module_utils.providers.survivors import (
     MARK_DESCRIPTION,
     mark_name,
@@ -107,9 +108,9 @@ class ExoscaleProvider(Provider):
         except ValueError as exc:
             raise ProviderError("cloud %s: %s" % (cloud.name, exc), cloud=cloud.name, key="endpoint")
         variables = dict(cloud.credentials)
+        used = [variables.get(name) for name in ("key", "api_key", "secret", "api_secret") if name in variables]
         self.caller = Caller(cloud, "the Exoscale API at %s" % endpoint, [secret], retry_options(cloud),
-                             credential_variables=[variables.get(name) for name in ("key", "api_key", "secret",
-                                                                                    "api_secret") if name in variables])
+                             credential_variables=used, credential_source=credential_source(used, self.environ))
         self.parallel = max(1, int(cloud.option("parallel_requests", 8)))
         self.operation_timeout = float(cloud.option("operation_timeout", 600))
         self.poll_delay = float(cloud.option("poll_interval", 1.0))

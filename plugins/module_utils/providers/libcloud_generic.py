@@ -97,7 +97,8 @@ class LibcloudProvider(Provider):
                      self.credentials.values()),
                 cloud=cloud.name, driver=name)
         self.caller = Caller(cloud, self.endpoint, list(self.credentials.values()), retry_options(cloud),
-                             credential_variables=self.credential_variables)
+                             credential_variables=self.credential_variables,
+                             credential_source=self.credential_source)
         self._sizes = None
         self._nodes = {}
 

@@ -25,6 +25,7 @@ import warnings
 
 from ansible_collections.slipway.cloud.plugins.module_utils.masking import mask
 from ansible_collections.slipway.cloud.plugins.module_utils.model import ProviderError
+from ansible_collections.slipway.cloud.plugins.module_utils.providers.settings import credential_source
 from ansible_collections.slipway.cloud.plugins.module_utils.providers.versions import LibraryRange
 from ansible_collections.slipway.cloud.plugins.module_utils.retry import (
     http_status,
@@ -109,7 +110,8 @@ def connect(cloud, environ, credentials, variables, timeout):
         if entry:
             config, source = _from_clouds_yaml(cloud, environ, entry, settings, loader)
         else:
-            config, source = _from_variables(cloud, credentials, variables, settings, loader)
+            config, names = _from_variables(cloud, credentials, variables, settings, loader)
+            source = credential_source(names, environ) or "the catalog"
         auth = dict(config.config.get("auth") or {})
         secrets = [str(auth[key]) for key in SECRET_ARGUMENTS if auth.get(key)]
         return Connected(connection.Connection(config=config), source, secrets, auth.get("auth_url"))
@@ -169,8 +171,7 @@ def _from_variables(cloud, credentials, variables, settings, loader):
             settings[key] = credentials[key]
     config = loader.OpenStackConfig(load_yaml_config=False, load_envvars=False)
     names = sorted(variables[argument] for argument in variables if credentials.get(argument))
-    source = "environment variable(s) %s" % ", ".join(names) if names else "the catalog"
-    return config.get_one(auth=auth, auth_type=auth_type, identity_api_version="3", **settings), source
+    return config.get_one(auth=auth, auth_type=auth_type, identity_api_version="3", **settings), names
 
 
 def _missing(auth, auth_type):

@@ -2,7 +2,8 @@
 # Copyright (c) slipway.cloud contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """A cloud's settings as its provider reads them: the catalog's ``options`` checked against what the family
-declares, and the credentials read from the environment variables the catalog names. No Ansible imports."""
+declares, and the credentials read from the environment variables the catalog names (or from the task's
+``credentials`` option, which gives values for those variables). No Ansible imports."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -43,8 +44,42 @@ def resolve_credentials(cloud, environ, optional=False):
             if optional:
                 continue
             raise ProviderError(
-                "cloud %s needs environment variable %s (for its %r credential); it is not set or empty"
+                "cloud %s needs environment variable %s (for its %r credential); it is not set or empty "
+                "(set it on the controller, or give it in the task's credentials option)"
                 % (cloud.name, variable, argument),
                 cloud=cloud.name, variable=variable)
         values[argument] = environ[variable]
     return values
+
+
+class TaskEnviron(dict):
+    """The environment a task's credentials are read from; ``given`` names the variables whose values
+    came from the task's ``credentials`` option rather than from the process environment."""
+
+    def __init__(self, base=(), given=None):
+        super(TaskEnviron, self).__init__(base)
+        given = dict(given or {})
+        self.update(given)
+        self.given = frozenset(given)
+
+
+def with_credentials(environ, credentials):
+    """``environ`` with the ``credentials`` option's values over it (a variable the option does not give,
+    or gives empty, is read from ``environ``, as amazon.aws falls back from an option to the environment)."""
+    given = {str(name): str(value) for name, value in (credentials or {}).items()
+             if value is not None and str(value) != ""}
+    return TaskEnviron(environ, given)
+
+
+def credential_source(variables, environ):
+    """Where the credentials of these variables were read from, for an authentication error: "the
+    credentials option (A, B)", "environment variable(s) A, B", or both. Never a value."""
+    given = getattr(environ, "given", frozenset())
+    from_option = [v for v in variables if v in given]
+    from_environ = [v for v in variables if v not in given]
+    parts = []
+    if from_option:
+        parts.append("the task's credentials option (%s)" % ", ".join(from_option))
+    if from_environ:
+        parts.append("environment variable(s) %s" % ", ".join(from_environ))
+    return " and ".join(parts) or None
