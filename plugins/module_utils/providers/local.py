@@ -7,7 +7,8 @@ The primitives read and write the local cloud's records directly (local/machines
 local/groups.py for security groups); the algorithms are the base's. Cloud options: ``subnet`` (a /24
 of 198.18.0.0/15, required), ``bridge`` (interface name), ``root`` (state root, else
 $SLIPWAY_LOCAL_ROOT, else /var/lib/slipway/local), ``images`` (base image cache, else
-$SLIPWAY_LOCAL_IMAGES, else <root>/images). No Ansible imports.
+$SLIPWAY_LOCAL_IMAGES, else <root>/images); both must belong to this user or root and be writable by
+nobody else. $SLIPWAY_LOCAL_LOCK_TIMEOUT bounds the wait for the host lock (300 s). No Ansible imports.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -40,6 +41,8 @@ class LocalProvider(Provider):
         super(LocalProvider, self).__init__(cloud, environ)
         root = resolve_root(cloud.option("root"), self.environ)
         self.state = StateRoot(root, resolve_images(root, cloud.option("images"), self.environ))
+        # Records and images are trusted only from a root nobody else may write (issue 18, finding 8).
+        self.state.check_trusted()
         self.definition = hostsetup.cloud_definition(cloud.name, cloud.option("subnet"), cloud.option("bridge"),
                                                      self.state)
         self._machines = None
