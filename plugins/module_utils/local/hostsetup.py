@@ -200,7 +200,7 @@ def apply_firewall(state):
     """Render the nft table from the records and replace it atomically. Call under state.lock()."""
     clouds = state.clouds()
     if not clouds:
-        return host.nft_delete_table("inet", state.nft_table)
+        return firewall.delete_tables(state.nft_table, host.nft_delete_table)
     groups = {name: state.groups(name) for name in clouds}
     port = (state.host().get("apt_proxy") or {}).get("port", DEFAULT_PROXY_PORT)
     text = firewall.render_ruleset(state.nft_table, clouds, state.machines(), groups, port)
@@ -375,8 +375,8 @@ def teardown_host(state, cloud_names=None, purge_images=False, check_mode=False)
             return result
         if stop_proxy(state):
             note("apt proxy stopped")
-        if host.nft_delete_table("inet", state.nft_table):
-            note("nft table inet %s deleted" % state.nft_table)
+        if firewall.delete_tables(state.nft_table, host.nft_delete_table):
+            note("nft tables inet and bridge %s deleted" % state.nft_table)
         cgroups = host.Cgroups(state.cgroup_parent)
         cgroups.remove_parent()
         if stop_lxcfs_if_ours(state, cgroups):
