@@ -60,12 +60,12 @@ def test_every_id_pattern_ends_in_backslash_z():
 
 
 def test_the_error_names_the_option_and_what_is_valid_and_shows_only_an_excerpt():
-    """issue 18, finding 4: one clear error: the option, the kind, the rule, and a short repr of the value."""
+    """issue 18, finding 4: one clear error: the option, the kind, the rule, and a short masked excerpt of the value (a key only described)."""
     secret = "-----BEGIN OPENSSH PRIVATE KEY-----" + "A" * 400
     with pytest.raises(InputError) as info:
         names.check_id("deployment", secret, "deployment")
     msg = info.value.msg
-    assert msg.startswith("option deployment: deployment id '-----BEGIN")
+    assert msg.startswith("option deployment: deployment id <a private key, 435 characters> is not valid")
     assert "use letters, digits, '.', '_' and '-', 1 to 128 characters" in msg
     assert "A" * 20 not in msg and "A" * 20 not in str(info.value.details)
     assert isinstance(info.value, ProviderError)
