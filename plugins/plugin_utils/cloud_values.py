@@ -19,10 +19,9 @@ import re
 from ansible.utils.unsafe_proxy import wrap_var
 
 from ansible_collections.slipway.cloud.plugins.module_utils import names
+from ansible_collections.slipway.cloud.plugins.module_utils.masking import excerpt
 
-#: how much of a rejected value a warning shows (repr, cut)
-EXCERPT_CHARS = 40
-NAME_RULE = "letters, digits, '-' and '.', 1 to 63 characters, starting and ending with a letter or digit"
+NAME_RULE = names.ID_KINDS["machine"][2]
 #: names Ansible takes for the controller itself: a machine never gets one as its host name
 LOCALHOST_NAMES = frozenset(("localhost", "127.0.0.1", "::1"))
 _NOT_IN_GROUP_NAMES = re.compile(r"[^A-Za-z0-9_]")
@@ -31,12 +30,6 @@ _NOT_IN_GROUP_NAMES = re.compile(r"[^A-Za-z0-9_]")
 def is_name_part(value):
     """True when ``value`` may be part of a host name: a valid machine name (the rule of module_utils.names)."""
     return isinstance(value, str) and names.NAME_RE.fullmatch(value) is not None
-
-
-def excerpt(value):
-    """A short excerpt of a rejected value for a message: its repr, cut to EXCERPT_CHARS."""
-    text = repr(value)
-    return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS - 3] + "..."
 
 
 def shown(value):
