@@ -17,6 +17,7 @@ import os
 import re
 
 from ansible_collections.slipway.cloud.plugins.module_utils.local import host
+from ansible_collections.slipway.cloud.plugins.module_utils.masking import excerpt
 from ansible_collections.slipway.cloud.plugins.module_utils.model import ProviderError
 
 PREFIX = "slw"
@@ -24,12 +25,6 @@ PREFIX = "slw"
 BRIDGE_RE = re.compile(r"^slw[A-Za-z0-9_-]{1,12}\Z")
 #: the machines' host-side veths ("vslw<id>") are never a cloud's bridge
 _SYS_NET = "/sys/class/net"
-
-
-def excerpt(value, length=16):
-    """A short spelling of a rejected value for an error: never the whole of a long one."""
-    text = repr(value)
-    return text if len(text) <= length + 2 else text[:length] + "...'"
 
 
 def check_bridge_name(bridge, cloud):

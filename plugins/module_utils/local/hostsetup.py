@@ -22,6 +22,7 @@ import time
 
 from ansible_collections.slipway.cloud.plugins.module_utils.local import bridges, firewall, host, image
 from ansible_collections.slipway.cloud.plugins.module_utils.local.state import StateRoot, check_cloud_name
+from ansible_collections.slipway.cloud.plugins.module_utils.masking import excerpt
 from ansible_collections.slipway.cloud.plugins.module_utils.model import CatalogError, ProviderError
 
 LXCFS_DIR = "/var/lib/lxcfs"
@@ -59,7 +60,7 @@ def catalog_definitions(catalog, names, state):
     unknown = [n for n in names if n not in local]
     if unknown:
         raise CatalogError("clouds: %s %s not a local cloud of the catalog; local clouds: %s"
-                           % (", ".join(bridges.excerpt(n) for n in unknown), "is" if len(unknown) == 1 else "are",
+                           % (", ".join(excerpt(n) for n in unknown), "is" if len(unknown) == 1 else "are",
                               ", ".join(sorted(local)) or "none"), key="clouds", valid=sorted(local))
     return [cloud_definition(n, local[n].option("subnet"), local[n].option("bridge"), state) for n in names]
 
@@ -309,7 +310,7 @@ def checked_record(state, name, record):
     def refuse(why):
         raise ProviderError("refusing to tear down local cloud %s: its record in %s %s; nothing was removed. "
                             "Check the record (it may have been tampered with) and remove it by hand"
-                            % (bridges.excerpt(name), state.path("clouds"), why), cloud=str(name)[:63])
+                            % (excerpt(name), state.path("clouds"), why), cloud=str(name)[:63])
     try:
         check_cloud_name(name)
     except ProviderError as exc:
@@ -319,7 +320,7 @@ def checked_record(state, name, record):
     expected = [os.path.relpath(state.cloud_file(name), state.root), os.path.relpath(state.group_dir(name), state.root)]
     paths = (record.get("made") or {}).get("paths")
     if paths is not None and paths != expected:
-        refuse("lists paths set-up does not make (%s)" % bridges.excerpt(", ".join(str(p) for p in paths), 40))
+        refuse("lists paths set-up does not make (%s)" % excerpt(", ".join(str(p) for p in paths)))
     why = bridges.ours(state, record)
     if why:
         refuse("names a link set-up did not make: %s" % why)

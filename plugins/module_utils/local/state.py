@@ -34,6 +34,7 @@ import threading
 
 from ansible_collections.slipway.cloud.plugins.module_utils.local import hostlock, trust
 from ansible_collections.slipway.cloud.plugins.module_utils.local.host import read_text, write_text
+from ansible_collections.slipway.cloud.plugins.module_utils.masking import excerpt
 from ansible_collections.slipway.cloud.plugins.module_utils.model import ProviderError
 
 DEFAULT_ROOT = "/var/lib/slipway/local"
@@ -63,9 +64,8 @@ def check_cloud_name(name, key="name"):
     is built. (To become a call of the shared ids check of module_utils/names.py.)
     """
     if not isinstance(name, str) or name in (".", "..") or not CLOUD_NAME_RE.match(name):
-        shown = repr(name) if len(repr(name)) <= 18 else repr(name)[:16] + "...'"
         raise ProviderError("local cloud name %s is not valid (%s): use 1-63 letters, digits, '.', '_' or '-', "
-                            "starting with a letter or digit" % (shown, key), key=key, valid=CLOUD_NAME_RE.pattern)
+                            "starting with a letter or digit" % (excerpt(name), key), key=key, valid=CLOUD_NAME_RE.pattern)
     return name
 
 
