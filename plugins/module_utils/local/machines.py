@@ -21,6 +21,7 @@ import os
 import re
 import secrets
 import shlex
+import shutil
 import signal
 import time
 
@@ -33,7 +34,8 @@ from ansible_collections.slipway.cloud.plugins.module_utils.ssh_keys import pars
 HOST_RESERVE_BYTES = 512 * 1024 * 1024
 GiB = 1024 ** 3
 NSPAWN_RUN = "/run/systemd/nspawn"
-_USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+_USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}\Z")
+_INODE_LOCK = re.compile(r"^inode-[0-9]+:[0-9]+\Z")
 _PAUSE_ENV = "SLIPWAY_LOCAL_TEST_PAUSE"     # "<step>:<seconds>", used by the crash tests only
 
 
@@ -73,6 +75,24 @@ def check_login_user(user):
     if user != "root" and not _USER.match(user or ""):
         raise ProviderError("login user %r is not a valid user name (lowercase letters, digits, _ and -)" % (user,),
                             login_user=user)
+
+
+def _remove_nspawn_file(path, machine_id):
+    """Remove a file systemd-nspawn keeps on the host for this machine (its lock or propagate entry); a
+    recorded path anywhere else is left alone: records are not trusted to name what may be removed."""
+    name = os.path.basename(path)
+    directory = os.path.dirname(path)
+    if directory == os.path.join(NSPAWN_RUN, "locks") and _INODE_LOCK.match(name):
+        _remove(path)
+    elif directory == os.path.join(NSPAWN_RUN, "propagate") and name == "slw-" + machine_id:
+        _remove(path)
+
+
+def _remove(path):
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    elif os.path.lexists(path):
+        os.unlink(path)
 
 
 class Machines:
@@ -384,7 +404,7 @@ class Machines:
         if res.get("mount"):
             host.unmount(res["mount"])
         for path in res.get("nspawn_files", ()):
-            self.state.remove_tree(path)
+            _remove_nspawn_file(path, record["id"])
         host.delete_machine_network(res.get("netns", state.netns_prefix + record["id"]),
                                     res.get("veth", "vslw" + record["id"]))
         self.cgroups.remove(record["id"])
