@@ -21,6 +21,11 @@ description:
   - When every listed cloud fails, the source fails (C(ansible-inventory) exits non-zero) whatever O(strict)
     says; an empty answer would make AWX, with "overwrite" on, delete every host of the inventory.
   - Hosts are named after the machines (tag C(slipway:name)) and their cloud, see O(hostnames).
+  - Cloud values are data, never templates. Every host variable (nested values too), and so every input of
+    O(compose), O(groups) and O(keyed_groups), is marked unsafe on every supported ansible-core, cached runs
+    included. A machine whose name (or id, where the host name uses it) is not a valid machine name (letters,
+    digits, C(-) and C(.), 1 to 63 characters) is not listed, with one warning naming its cloud and id; a cloud
+    whose name is not one is not listed either. Group names made of cloud values keep only letters, digits and C(_).
   - 'Host variables: C(ansible_host) (see O(address)), C(ansible_user) (the login user from the machine record,
     else the catalog''s login user of the image on that cloud), C(slipway_cloud), C(slipway_id), C(slipway_image),
     C(slipway_flavor), C(slipway_cpu), C(slipway_ram_gb), C(slipway_deployment), C(slipway_state),
