@@ -31,6 +31,7 @@ author:
 extends_documentation_fragment:
   - slipway.cloud.catalog
   - slipway.cloud.clouds
+  - slipway.cloud.credentials
   - slipway.cloud.wait
 attributes:
   check_mode:
@@ -284,7 +285,7 @@ clouds:
 """
 
 from ansible_collections.slipway.cloud.plugins.module_utils import deploy, planning
-from ansible_collections.slipway.cloud.plugins.module_utils.module_base import CLOUDS_ARGUMENT_SPEC, SlipwayModule
+from ansible_collections.slipway.cloud.plugins.module_utils.module_base import CREDENTIALS_ARGUMENT_SPEC, SlipwayModule
 
 # Ships every provider adapter with the module (see providers/families.py).
 from ansible_collections.slipway.cloud.plugins.module_utils.providers import families  # noqa: F401 pylint: disable=unused-import
@@ -311,7 +312,7 @@ def argument_spec():
         deployment=dict(type="str"),
         exact=dict(type="bool", default=False),
     )
-    spec.update(CLOUDS_ARGUMENT_SPEC)
+    spec.update(CREDENTIALS_ARGUMENT_SPEC)
     return spec
 
 
