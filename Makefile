@@ -105,12 +105,14 @@ openstack-venv: venv
 
 # Mirror the files git knows about (tracked, or untracked and not ignored) into the copy;
 # delete what is no longer there, but keep tests/output (ansible-test's cached delegation venv).
+# go-w: a checkout made under umask 002 would give group-writable catalog files, which the collection
+# refuses (docs/catalog.md, "Who may write a layer"); the copy has the modes an install gives.
 collection:
 	@mkdir -p $(COLLECTION)
 	@export LC_ALL=C; git ls-files -co --exclude-standard -z \
 		| while IFS= read -r -d '' f; do if [ -e "$$f" ] || [ -L "$$f" ]; then printf '%s\0' "$$f"; fi; done \
 		| sort -z > $(BUILD)/files.list
-	@rsync -a --from0 --files-from=$(BUILD)/files.list ./ $(COLLECTION)/
+	@rsync -a --chmod=go-w --from0 --files-from=$(BUILD)/files.list ./ $(COLLECTION)/
 	@export LC_ALL=C; cd $(COLLECTION) && find . \( -type f -o -type l \) ! -path './tests/output/*' -printf '%P\0' \
 		| sort -z | comm -z -23 - $(BUILD)/files.list | xargs -0r rm -f
 	@cd $(COLLECTION) && find . -mindepth 1 -type d -empty ! -path './tests/output*' -delete

@@ -166,40 +166,36 @@ import fnmatch
 import hashlib
 import json
 import os
-import re
-import shlex
-import tempfile
 
 from ansible.errors import AnsibleParserError
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
-from ansible.utils.unsafe_proxy import wrap_var
+
+from ansible_collections.slipway.cloud.plugins.plugin_utils.cloud_values import (
+    LOCALHOST_NAMES, NAME_RULE, cached_host_problem, excerpt, is_name_part, name_problem, sanitized_group_name,
+    skip_note, unsafe_values,
+)
+from ansible_collections.slipway.cloud.plugins.plugin_utils.known_hosts import (
+    known_hosts_lines, ssh_args_for, write_atomically,
+)
 
 try:
     from ansible.template import trust_as_template
-    # Since 2.19 a plain str is never templated (only strings tagged as trusted are), so cloud
-    # data may go straight onto the Host objects (see _populate).
-    UNTRUSTED_BY_DEFAULT = True
-except ImportError:  # ansible-core < 2.19: strings must be wrapped as unsafe, and every config string is a template
-    UNTRUSTED_BY_DEFAULT = False
+except ImportError:  # ansible-core < 2.19: every config string is a template already
 
     def trust_as_template(value):
         return value
 
 NAME = "slipway.cloud.instances"
-CACHE_FORMAT = 1
+#: 2: records keep their name parts (checked again when read back) and the cache keeps the skip warnings
+CACHE_FORMAT = 2
 FILTER_KEYS = ("image", "deployment", "state")
 ADDRESS_KINDS = ("public", "private")
-_UNSAFE_GROUP_CHARS = re.compile(r"[^A-Za-z0-9_]")
-#: what a known_hosts line may hold from a cloud: a key type and base64 data (never a newline or a pattern)
-_HOST_KEY_TYPE = re.compile(r"^[A-Za-z0-9@._-]+$")
-_HOST_KEY_DATA = re.compile(r"^[A-Za-z0-9+/=]+$")
-_ADDRESS = re.compile(r"^[A-Za-z0-9.:_-]+$")
 _OFF = ("false", "no", "off", "0")
 
 
 def safe_group_name(prefix, value):
     """``prefix_value`` with every character Ansible rejects in a group name turned into ``_``."""
-    return _UNSAFE_GROUP_CHARS.sub("_", "%s_%s" % (prefix, value))
+    return sanitized_group_name("%s_%s" % (prefix, value))
 
 
 def _listify(value):
@@ -248,16 +244,19 @@ def _literal_expressions(compose):
     return fixed
 
 
-def host_records(listings, clouds, address, login_user_for, hostnames="name.cloud"):
+def host_records(listings, clouds, address, login_user_for, hostnames="name.cloud", skipped=None):
     """Turn provider listings into JSON-able host records (what the cache stores).
 
     ``listings`` is ``[(cloud_name, [Machine, ...]), ...]`` in a stable order,
     ``clouds`` maps cloud name to its catalog ``Cloud``, ``login_user_for(image, cloud)``
     returns the catalog's login user or None. ``hostnames`` is the option of that name:
     ``name.cloud`` names every host ``name.cloud``; ``name`` keeps the machine's name and
-    qualifies it with the cloud only when another listed cloud has it too. Either way a name
-    that repeats within one cloud gets ``.id``.
+    qualifies it with the cloud only when another listed cloud has it too (or when it is a name
+    Ansible takes for the controller). Either way a name that repeats within one cloud gets ``.id``.
+    A machine whose name, or id where the host name needs it, is not a valid machine name is left
+    out, with a warning appended to ``skipped`` (a list) when given.
     """
+    listings = _nameable(listings, skipped)
     clouds_of = {}
     per_cloud = {}
     for cloud_name, machines in listings:
@@ -273,16 +272,39 @@ def host_records(listings, clouds, address, login_user_for, hostnames="name.clou
         for machine in machines:
             name = machine.name or machine.id
             twins = per_cloud[(name, cloud_name)] > 1
-            host = name
-            if hostnames == "name.cloud" or twins or len(clouds_of[name]) > 1:
-                host = "%s.%s" % (name, cloud_name)
+            parts = [name]
+            if hostnames == "name.cloud" or twins or len(clouds_of[name]) > 1 or name in LOCALHOST_NAMES:
+                parts.append(cloud_name)
             if twins:
-                host = "%s.%s" % (host, machine.id)
-            records.append(_record(host, cloud_name, cloud, machine, address, login_user_for))
+                if not is_name_part(machine.id):
+                    _note(skipped, skip_note(cloud_name, machine.id, "id", machine.id))
+                    continue
+                parts.append(machine.id)
+            records.append(_record(parts, cloud_name, cloud, machine, address, login_user_for))
     return records
 
 
-def _record(host, cloud_name, cloud, machine, address, login_user_for):
+def _nameable(listings, skipped):
+    """``listings`` without the machines whose name (their id when unnamed) cannot be part of a host name."""
+    kept = []
+    for cloud_name, machines in listings:
+        usable = []
+        for machine in machines:
+            problem = name_problem([("name", machine.name)] if machine.name else [("id", machine.id)])
+            if problem:
+                _note(skipped, skip_note(cloud_name, machine.id, *problem))
+            else:
+                usable.append(machine)
+        kept.append((cloud_name, usable))
+    return kept
+
+
+def _note(skipped, note):
+    if skipped is not None:
+        skipped.append(note)
+
+
+def _record(parts, cloud_name, cloud, machine, address, login_user_for):
     chosen = None
     for kind in address:
         chosen = machine.public_ip if kind == "public" else machine.private_ip
@@ -324,52 +346,7 @@ def _record(host, cloud_name, cloud, machine, address, login_user_for):
         groups.append(safe_group_name("image", machine.image))
     if machine.deployment:
         groups.append(safe_group_name("deployment", machine.deployment))
-    return {"host": host, "groups": groups, "vars": hostvars}
-
-
-def known_hosts_lines(records):
-    """``ADDRESS KEYTYPE KEYDATA`` lines for every record with an ``ansible_host`` and host keys.
-
-    Keys are cloud data written into a file ssh parses: anything but a plain type and base64
-    data (a comment is dropped) is left out, so a key can never add a line or a host pattern.
-    """
-    lines = []
-    for record in records:
-        hostvars = record["vars"]
-        address = hostvars.get("ansible_host")
-        keys = hostvars.get("slipway_host_keys")
-        if not address or not keys or not _ADDRESS.match(str(address)):
-            continue
-        for key in keys:
-            fields = str(key).split()
-            if len(fields) >= 2 and _HOST_KEY_TYPE.match(fields[0]) and _HOST_KEY_DATA.match(fields[1]):
-                lines.append("%s %s %s\n" % (address, fields[0], fields[1]))
-    return lines
-
-
-def write_atomically(path, text):
-    """Replace ``path`` with ``text`` (mode 0600) so that a concurrent ssh never reads half a file."""
-    directory = os.path.dirname(path) or "."
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o700)
-    handle, temporary = tempfile.mkstemp(prefix=".known_hosts-", dir=directory)   # mkstemp: mode 0600
-    try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text)
-        os.chmod(temporary, 0o600)
-        os.rename(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
-
-
-def ssh_args_for(path):
-    """ansible_ssh_common_args pinning ``path``; Ansible splits it with shlex, ssh expands % and splits on spaces."""
-    value = path.replace("%", "%%")
-    if any(c.isspace() for c in value):
-        value = '"%s"' % value
-    return "-o %s -o StrictHostKeyChecking=yes" % shlex.quote("UserKnownHostsFile=" + value)
+    return {"host": ".".join(parts), "name_parts": parts, "groups": groups, "vars": hostvars}
 
 
 def list_clouds(clouds, timeout, get_provider):
@@ -408,26 +385,41 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         cache_key = "%s_%s" % (self.get_cache_key(path), scope)
         known_hosts = self._known_hosts_path(scope)
         use_cache = self.get_option("cache")
-        records = None
-        if use_cache and cache:
-            try:
-                cached = self._cache[cache_key]
-                if cached.get("format") == CACHE_FORMAT:
-                    records = cached["hosts"]
-            except (KeyError, AttributeError, TypeError):
-                records = None
-        if records is None:
-            records, complete = self._fetch(address)
+        cached = self._cached(cache_key) if use_cache and cache else None
+        if cached is None:
+            records, skipped, complete = self._fetch(address)
             # A partial listing (a cloud failed) is not cached, so the next run tries that cloud again.
             if use_cache and complete:
-                self._cache[cache_key] = {"format": CACHE_FORMAT, "hosts": records}
+                self._cache[cache_key] = {"format": CACHE_FORMAT, "hosts": records, "skipped": skipped}
             if known_hosts:
                 self._write_known_hosts(known_hosts, records)
-        elif known_hosts and not os.path.exists(known_hosts):
-            # The cache outlived the file (a cleaned ~/.cache): the cached hosts carry their keys.
-            self._write_known_hosts(known_hosts, records)
+        else:
+            records, skipped = cached
+            if known_hosts and not os.path.exists(known_hosts):
+                # The cache outlived the file (a cleaned ~/.cache): the cached hosts carry their keys.
+                self._write_known_hosts(known_hosts, records)
 
+        for note in skipped:
+            self.display.warning(note)
         self._populate(records, matchers, ssh_args_for(known_hosts) if known_hosts else None)
+
+    def _cached(self, cache_key):
+        """``(records, skip warnings)`` from the cache, each record checked as a fresh one; None when not cached."""
+        try:
+            cached = self._cache[cache_key]
+            if cached.get("format") != CACHE_FORMAT:
+                return None
+            records, skipped = list(cached["hosts"]), [str(note) for note in cached.get("skipped") or ()]
+        except (KeyError, AttributeError, TypeError):
+            return None
+        usable = []
+        for record in records:
+            problem = cached_host_problem(record)
+            if problem:
+                skipped.append(problem)
+            else:
+                usable.append(record)
+        return usable, skipped
 
     # -- options ----------------------------------------------------------
     def _address_preference(self):
@@ -511,9 +503,13 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         if unknown:
             raise AnsibleParserError("%s: option 'clouds' names %s, not in the catalog; known clouds: %s"
                                      % (self._path, ", ".join(unknown), ", ".join(sorted(catalog.clouds))))
-        clouds = [catalog.clouds[name] for name in wanted]
+        # A cloud's name is part of its hosts' names: one that is not a valid machine name is not listed.
+        unnamable = {name: "its name %s cannot be part of a host name (%s)" % (excerpt(name), NAME_RULE)
+                     for name in wanted if not is_name_part(name)}
+        clouds = [catalog.clouds[name] for name in wanted if name not in unnamable]
 
         listings, failures = list_clouds(clouds, float(self.get_option("timeout")), get_provider)
+        failures.update(unnamable)
         if failures:
             text = "; ".join("cloud %s: %s" % (name, failures[name]) for name in sorted(failures))
             if not listings:
@@ -539,8 +535,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                     login_users[key] = None
             return login_users[key]
 
-        return (host_records(listings, catalog.clouds, address, login_user_for, self.get_option("hostnames")),
-                not failures)
+        skipped = []
+        records = host_records(listings, catalog.clouds, address, login_user_for, self.get_option("hostnames"),
+                               skipped=skipped)
+        return records, skipped, not failures
 
     # -- inventory --------------------------------------------------------
     def _populate(self, records, matchers, ssh_args=None):
@@ -555,33 +553,31 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         groups = self.get_option("groups")
         keyed_groups = self.get_option("keyed_groups")
         constructed = bool(compose or groups or keyed_groups)
-        known_groups = set()
+        known_groups = {}
         for record in records:
-            hostvars = record["vars"]
-            if matchers and not all(match(hostvars.get(key)) for key, match in matchers):
+            if matchers and not all(match(record["vars"].get(key)) for key, match in matchers):
                 continue
+            # Cloud values are marked unsafe before anything sees them: the host, compose, groups, keyed_groups.
+            hostvars = unsafe_values(record["vars"])
             host = inventory.add_host(record["host"])
             pins = pinned if pinned and "slipway_host_keys" in hostvars and "ansible_host" in hostvars else {}
-            if UNTRUSTED_BY_DEFAULT:
-                # Host.set_variable directly: the inventory wrapper's per-value visit (trust and origin
-                # tagging) costs about three times as much and changes nothing for plain JSON values,
-                # which 2.19+ never templates. This is most of a cached run's own time.
-                target = inventory.get_host(host)
-                for source in (hostvars, pins):
-                    for key, value in source.items():
-                        if value is not None:
-                            target.set_variable(key, value)
-            else:
-                for source in (hostvars, pins):
-                    for key, value in source.items():
-                        if value is not None:
-                            inventory.set_variable(host, key, wrap_var(value))
+            # Host.set_variable directly: on 2.19+ the inventory wrapper's per-value visit (trust and origin
+            # tagging) costs about three times as much and changes nothing for plain JSON values, which are
+            # never templated. This is most of a cached run's own time.
+            target = inventory.get_host(host)
+            for source in (hostvars, pins):
+                for key, value in source.items():
+                    if value is not None:
+                        target.set_variable(key, value)
             for group in record["groups"]:
-                if group not in known_groups:
-                    inventory.add_group(group)
-                    known_groups.add(group)
-                inventory.add_child(group, host)
+                name = known_groups.get(group)
+                if name is None:
+                    name = known_groups[group] = sanitized_group_name(group)     # a cached record's too
+                    inventory.add_group(name)
+                inventory.add_child(name, host)
             if constructed:
                 self._set_composite_vars(compose, hostvars, host, strict=strict)
                 self._add_host_to_composed_groups(groups, hostvars, host, strict=strict)
+                # Its group names are made of cloud values: Constructable's _sanitize_group_name replaces every
+                # character Ansible rejects in them (on every core), so no template fits in one.
                 self._add_host_to_keyed_groups(keyed_groups, hostvars, host, strict=strict)

@@ -24,6 +24,7 @@ from ansible_collections.slipway.cloud.plugins.module_utils.catalog_entries impo
 )
 from ansible_collections.slipway.cloud.plugins.module_utils.catalog_layers import layer_files, layer_paths
 from ansible_collections.slipway.cloud.plugins.module_utils.catalog_validation import close_matches
+from ansible_collections.slipway.cloud.plugins.module_utils.masking import excerpt, name_excerpt
 from ansible_collections.slipway.cloud.plugins.module_utils.model import CatalogError, Placement
 from ansible_collections.slipway.cloud.plugins.module_utils.sizing import choose_flavor
 
@@ -139,8 +140,8 @@ class Catalog:
             why = ("a later layer may derive from it (parent: %s) under a new name but not redefine it"
                    % name if kind == "images" else "a later layer may not redefine it; choose another name")
             raise CatalogError(
-                "%s:%s: %s %r is already defined at %s; %s"
-                % (path, line, _KIND_WORD[kind], name, earlier.where, why),
+                "%s:%s: %s %s is already defined at %s; %s"
+                % (path, line, _KIND_WORD[kind], excerpt(name), earlier.where, why),
                 file=path, line=line, key="%s.%s" % (kind, name), defined_at=earlier.where)
         self._defined[kind][name] = _Defined(kind, name, path, line, layer)
 
@@ -209,7 +210,7 @@ class Catalog:
             where = "%s: " % details["source"]
         listing = sorted(known)
         shown = ", ".join(listing[:30]) + (" ... (%d in all)" % len(listing) if len(listing) > 30 else "")
-        msg = "%sunknown %s %r" % (where, word, name)
+        msg = "%sunknown %s %s" % (where, word, excerpt(name))
         if close:
             msg += "; did you mean %s?" % " or ".join(repr(c) for c in close)
         msg += "; known %ss: %s" % (word, shown or "none")
@@ -408,15 +409,15 @@ def new_placement(**values):
 
 def _call_size(size):
     if not isinstance(size, dict):
-        raise CatalogError("size must be a mapping {cpu, ram_gb} or {flavor}, got %r" % (size,), key="size")
+        raise CatalogError("size must be a mapping {cpu, ram_gb} or {flavor}, got %s" % excerpt(size), key="size")
     size = {k: v for k, v in size.items() if v is not None}
     allowed = ("cpu", "ram_gb", "flavor")
     for key in size:
         if key not in allowed:
             close = close_matches(str(key), allowed, n=1, cutoff=0.5)
-            raise CatalogError("size: unknown key %r%s; valid: cpu, ram_gb, flavor"
-                               % (key, "; did you mean %r?" % close[0] if close else ""),
-                               key="size.%s" % key, valid=list(allowed))
+            raise CatalogError("size: unknown key %s%s; valid: cpu, ram_gb, flavor"
+                               % (excerpt(key), "; did you mean %r?" % close[0] if close else ""),
+                               key="size.%s" % name_excerpt(key), valid=list(allowed))
     if "flavor" in size:
         if len(size) > 1:
             raise CatalogError("size: give either flavor or cpu and ram_gb, not both", key="size")
@@ -429,7 +430,7 @@ def _call_groups(groups):
     if isinstance(groups, str):
         groups = [groups]
     if not isinstance(groups, (list, tuple)) or not all(isinstance(g, str) for g in groups):
-        raise CatalogError("security_groups must be a list of group names, got %r" % (groups,),
+        raise CatalogError("security_groups must be a list of group names, got %s" % excerpt(groups),
                            key="security_groups")
     return groups
 

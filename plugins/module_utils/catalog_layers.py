@@ -8,6 +8,9 @@ The one place that knows where the shipped catalog is (``shipped_catalog_dir``),
 by the action plugins (before a module is shipped away from its collection), by the
 modules' runner (in process or AnsiballZ) and by the inventory plugin.
 
+A layer is read only when path_trust trusts it (owned by you or root, writable by no one else): whoever
+can write a layer decides where a cloud's credentials go.
+
 Cheap to import on purpose: the action plugins of every task import it, so it needs only
 ``os`` and the error type (no PyYAML, no schema). No Ansible imports.
 """
@@ -15,8 +18,11 @@ Cheap to import on purpose: the action plugins of every task import it, so it ne
 from __future__ import annotations
 
 import os
+import stat
 
+from ansible_collections.slipway.cloud.plugins.module_utils.masking import path_excerpt
 from ansible_collections.slipway.cloud.plugins.module_utils.model import CatalogError
+from ansible_collections.slipway.cloud.plugins.module_utils.path_trust import check_directory
 
 #: the environment variable naming the default layers (os.pathsep-separated)
 CATALOG_ENV = "SLIPWAY_CATALOG"
@@ -72,12 +78,19 @@ def _layer_path(layer):
 
 
 def layer_files(layer):
-    """The YAML files of one layer: a directory's *.yml/*.yaml sorted by name, or one file."""
-    if os.path.isdir(layer):
+    """The YAML files of one layer: a directory's *.yml/*.yaml sorted by name, or one file (each file's own
+    trust is checked when it is read). A directory someone else could write is refused."""
+    try:
+        status = os.stat(layer)
+    except (OSError, ValueError):
+        status = None
+    if status is not None and stat.S_ISDIR(status.st_mode):
+        check_directory(layer, "catalog layer", status=status)
         names = sorted(n for n in os.listdir(layer) if n.endswith(YAML_SUFFIXES) and not n.startswith("."))
         return [os.path.join(layer, n) for n in names]
-    if os.path.isfile(layer):
+    if status is not None and stat.S_ISREG(status.st_mode):
         return [layer]
+    shown = path_excerpt(layer)
     raise CatalogError("catalog layer %s does not exist on this host (give a directory of *.yml files or one "
                        "file; modules read the catalog where they run: run them on the controller with "
-                       "delegate_to: localhost)" % layer, file=layer)
+                       "delegate_to: localhost)" % shown, file=shown)

@@ -15,8 +15,12 @@ sentence shown when a combinator (oneOf/not) fails.
 
 from __future__ import annotations
 
-NAME_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._-]*$"
-ENV_VAR_PATTERN = "^[A-Z_][A-Z0-9_]*$"
+from ansible_collections.slipway.cloud.plugins.module_utils.names import CATALOG_NAME
+
+# Anchored with \Z: Python's $ also matches before a final newline (issue 18). catalog_validation.py
+# matches every pattern with re.search, as JSON Schema does.
+NAME_PATTERN = r"^%s\Z" % CATALOG_NAME
+ENV_VAR_PATTERN = r"^[A-Z_][A-Z0-9_]*\Z"
 
 _POSITIVE = {"type": "number", "exclusiveMinimum": 0}
 
@@ -71,7 +75,7 @@ SCHEMA = {
                 "description": {"type": "string"},
                 "provider": {
                     "description": "local, ec2, openstack, exoscale, or another libcloud driver name.",
-                    "type": "string", "pattern": "^[a-z][a-z0-9_]*$",
+                    "type": "string", "pattern": r"^[a-z][a-z0-9_]*\Z",
                 },
                 "region": {"type": "string", "minLength": 1},
                 "endpoint": {

@@ -19,6 +19,7 @@ import re
 
 from ansible_collections.slipway.cloud.plugins.module_utils.catalog_schema import ENV_VAR_PATTERN, SCHEMA
 from ansible_collections.slipway.cloud.plugins.module_utils.catalog_yaml import Invalid
+from ansible_collections.slipway.cloud.plugins.module_utils.masking import excerpt, name_excerpt
 
 _TYPES = {
     "object": lambda v: isinstance(v, dict),
@@ -120,17 +121,18 @@ def _check_object(value, schema, path, line):
     for key, item in value.items():
         key_line = lines.get(key, line)
         if not isinstance(key, str):
-            raise Invalid(path, key_line, "key %r must be text" % (key,))
+            raise Invalid(path, key_line, "key %s must be text" % excerpt(key))
         if names is not None and not _pattern(names["pattern"]).search(key):
-            raise Invalid(_join(path, key), key_line,
-                          "name %r must start with a letter or digit and use only letters, digits, '.', '_', '-'"
-                          % key)
+            raise Invalid(_join(path, name_excerpt(key)), key_line,
+                          "name %s must start with a letter or digit and use only letters, digits, '.', '_', '-' "
+                          "(1 to 128 characters)" % excerpt(key))
         sub = properties.get(key)
         if sub is None:
             if extra is False:
                 close = close_matches(key, list(properties), n=1, cutoff=0.5)
                 hint = "; did you mean %r?" % close[0] if close else ""
-                raise Invalid(_join(path, key), key_line, "unknown key %r%s" % (key, hint), sorted(properties))
+                raise Invalid(_join(path, name_excerpt(key)), key_line, "unknown key %s%s" % (excerpt(key), hint),
+                              sorted(properties))
             if extra is True:
                 continue
             sub = extra
@@ -161,10 +163,11 @@ def _check_combinators(value, schema, path, line):
 
 
 def _show(value):
+    """A rejected value as an error may show it: its kind, or a short masked excerpt (never a key's body)."""
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list):
         return "a list"
     if value is None:
         return "nothing"
-    return repr(value)
+    return excerpt(value)

@@ -31,6 +31,7 @@ from ansible_collections.slipway.cloud.plugins.module_utils.model import (
     NAME_TAG,
     ProviderError,
 )
+from ansible_collections.slipway.cloud.plugins.module_utils.names import TASK_ID_OPTIONS, check_options
 from ansible_collections.slipway.cloud.plugins.module_utils.planning import (
     STATES,
     WAITS,
@@ -59,6 +60,8 @@ class DeployRequest:
     def __init__(self, clouds, image=None, names=None, state="present", size=None, security_groups=None,
                  ssh_public_key=None, wait="ssh", timeout=600, tags=None, deployment=None, exact=False,
                  check_mode=False):
+        check_options(dict(clouds=clouds, image=image, deployment=deployment, security_groups=security_groups),
+                      TASK_ID_OPTIONS)
         if state not in STATES:
             raise DeployError("state must be one of %s, got %r" % (", ".join(STATES), state), option="state")
         if wait not in WAITS and wait is not None:

@@ -23,12 +23,15 @@ from ansible_collections.slipway.cloud.plugins.module_utils.catalog import load_
 from ansible_collections.slipway.cloud.plugins.module_utils.catalog_layers import default_catalog_layers
 from ansible_collections.slipway.cloud.plugins.module_utils.catalog_yaml import HAS_YAML, YAML_IMPORT_ERROR
 from ansible_collections.slipway.cloud.plugins.module_utils.credentials import task_environ
+from ansible_collections.slipway.cloud.plugins.module_utils.masking import Masker, redact_keys, seen_secrets
 from ansible_collections.slipway.cloud.plugins.module_utils.model import SlipwayError
 
 #: Options every catalog-reading module takes (documented by the slipway.cloud.catalog doc fragment).
 CATALOG_ARGUMENT_SPEC = dict(
     catalog=dict(type="list", elements="path"),
 )
+#: the most of an unexpected error's own text its one-line message shows
+UNEXPECTED_MSG_CHARS = 500
 
 #: Options every module that calls clouds' APIs takes beside its ``cloud``/``clouds`` (documented by the
 #: slipway.cloud.credentials doc fragment): values for the catalog's credential variables, never logged.
@@ -65,8 +68,35 @@ def run_execute(execute, module, failure_type=()):
     except SlipwayError as error:
         return error_result(error)
     except Exception as error:  # pylint: disable=broad-except
-        return {"failed": True, "msg": "unexpected error: %s: %s" % (type(error).__name__, error),
-                "exception": traceback.format_exc()}
+        return unexpected_result(error, module)
+
+
+def unexpected_result(error, module=None, environ=None):
+    """The failed result of an exception the engine did not expect: one line, and the traceback under
+    ``exception`` (shown with -vvv), both masked with every secret this process collected and the values of
+    the catalog's credential variables, keys redacted. Call it while handling ``error``."""
+    masker = Masker(seen_secrets())
+    environ = environ if environ is not None else getattr(module, "environ", None) or os.environ
+    masker.add(credential_values(getattr(module, "_catalog", None), environ))
+    text = masker.text(redact_keys("%s: %s" % (type(error).__name__, error)))
+    if len(text) > UNEXPECTED_MSG_CHARS:
+        text = text[:UNEXPECTED_MSG_CHARS] + "... (%d characters)" % len(text)
+    return {"failed": True, "msg": "unexpected error: %s" % text,
+            "exception": masker.text(redact_keys(traceback.format_exc()))}
+
+
+def credential_values(catalog, environ):
+    """The values of the credential variables of ``catalog``'s clouds (and of every provider family this
+    process loaded), from ``environ``: what an unexpected error must never show."""
+    # Imported on the error path only (the providers' registry: the families this process loaded).
+    from ansible_collections.slipway.cloud.plugins.module_utils.providers.base import _REGISTRY  # pylint: disable=import-outside-toplevel
+
+    variables = set()
+    for family in list(_REGISTRY.values()):
+        variables.update(variable for dummy, variable in getattr(family, "DEFAULT_CREDENTIALS", ()) or ())
+    for cloud in (getattr(catalog, "clouds", None) or {}).values():
+        variables.update(variable for dummy, variable in cloud.credentials)
+    return [environ[variable] for variable in variables if environ.get(variable)]
 
 
 class SlipwayModule(AnsibleModule):

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import time
 
+from ansible_collections.slipway.cloud.plugins.module_utils.fleet_names import check_names_count, pattern_names
+from ansible_collections.slipway.cloud.plugins.module_utils.masking import excerpt
 from ansible_collections.slipway.cloud.plugins.module_utils.model import NAME_TAG, InputError
 from ansible_collections.slipway.cloud.plugins.module_utils.names import check_machine_names
 from ansible_collections.slipway.cloud.plugins.module_utils.records import is_gone, is_stopped, sort_key
@@ -39,19 +41,13 @@ def expand_names(name=None, names=None, count=None, name_pattern=None, default_p
     if name is not None:
         result = [name]
     elif names is not None:
+        check_names_count(names)
         result = list(names)
     elif count is not None:
-        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-            raise DeployError("count must be a whole number >= 0, got %r" % (count,), option="count")
         pattern = name_pattern or ((default_prefix or "machine") + "-%02d")
-        try:
-            pattern % 1  # validates the pattern even when count is 0
-            result = [pattern % index for index in range(1, count + 1)]
-        except (TypeError, ValueError) as exc:
-            raise DeployError("name_pattern %r must contain exactly one integer conversion such as %%d "
-                              "or %%02d (%s)" % (pattern, exc), option="name_pattern")
+        result = pattern_names(pattern, count)    # count and pattern bounded before any name is made
         if count > 1 and len(set(result)) != len(result):
-            raise DeployError("name_pattern %r gives the same name twice" % pattern, option="name_pattern")
+            raise DeployError("name_pattern %s gives the same name twice" % excerpt(pattern), option="name_pattern")
     else:
         if name_pattern is not None:
             raise DeployError("name_pattern needs count", option="name_pattern")

@@ -17,6 +17,7 @@ import ipaddress
 import re
 
 from ansible_collections.slipway.cloud.plugins.module_utils.model import CatalogError, ProviderError, Rule
+from ansible_collections.slipway.cloud.plugins.module_utils.names import GROUP_NAME_RE
 
 PROTOCOLS = ("tcp", "udp", "icmp", "any")
 _PROTO_ALIASES = {
@@ -32,7 +33,7 @@ _VALID_PORTS = "a port 0-65535 (80), a range (\"8000-8100\"), a list of those, o
 # Looks like an address (digits and dots, or hex and colons) even if it is a broken one:
 # such a value is reported as a bad CIDR instead of silently becoming a group name.
 _ADDRESS_LIKE = re.compile(r"^[0-9.]+(/\S*)?$|^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*(/\S*)?$")
-_GROUP_NAME = re.compile(r"^[A-Za-z0-9 ._\-:/()#,@\[\]+=&;{}!$*]{1,255}$")
+_GROUP_NAME = GROUP_NAME_RE
 _ALL_WORDS = ("all", "any", "-1")
 
 

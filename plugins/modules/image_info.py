@@ -210,6 +210,7 @@ catalog:
 
 from ansible_collections.slipway.cloud.plugins.module_utils.model import CatalogError
 from ansible_collections.slipway.cloud.plugins.module_utils.module_base import CREDENTIALS_ARGUMENT_SPEC, SlipwayModule
+from ansible_collections.slipway.cloud.plugins.module_utils.names import TASK_ID_OPTIONS, check_options
 
 
 def resolve_lookup(placement, environ=None):
@@ -231,6 +232,7 @@ def resolve_lookup(placement, environ=None):
 
 def main_image_info(module):
     params = module.params
+    check_options(params, TASK_ID_OPTIONS)
     catalog = module.load_catalog()
     requested = [params["cloud"]] if params["cloud"] else params["clouds"]
     for name in requested or ():

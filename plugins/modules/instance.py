@@ -44,6 +44,9 @@ options:
   name:
     description:
       - The name of one machine. Mutually exclusive with O(names) and O(count).
+      - A machine name is letters, digits, V(-) and V(.), 1 to 63 characters, starting and ending with a
+        letter or digit (a DNS label); any other value (a trailing newline included) fails before any
+        cloud is touched. The same holds for O(names) and the names O(count) makes.
     type: str
   names:
     description:
@@ -108,6 +111,9 @@ options:
   deployment:
     description:
       - An id that groups the machines of one run; tagged on every machine.
+      - Letters, digits, V(.), V(_) and V(-), 1 to 128 characters, starting with a letter or digit (so that
+        it is one path component, as C(playbooks/deploy.yml) names its run directory after it). Checked
+        before any cloud is touched, like O(image), O(cloud), O(clouds) and O(security_groups).
     type: str
   exact:
     description:
@@ -286,6 +292,7 @@ clouds:
 
 from ansible_collections.slipway.cloud.plugins.module_utils import deploy, planning
 from ansible_collections.slipway.cloud.plugins.module_utils.module_base import CREDENTIALS_ARGUMENT_SPEC, SlipwayModule
+from ansible_collections.slipway.cloud.plugins.module_utils.names import TASK_ID_OPTIONS, check_options
 
 # Ships every provider adapter with the module (see providers/families.py).
 from ansible_collections.slipway.cloud.plugins.module_utils.providers import families  # noqa: F401 pylint: disable=unused-import
@@ -330,6 +337,7 @@ def main():
 
 def execute(module):
     params = module.params
+    check_options(params, TASK_ID_OPTIONS)
     catalog = module.load_catalog()
     names = planning.expand_names(params["name"], params["names"], params["count"], params["name_pattern"],
                                   default_prefix=params["deployment"] or params["image"])

@@ -84,6 +84,7 @@ clouds:
 from ansible_collections.slipway.cloud.plugins.module_utils.fanout import failure_message, failures_of
 from ansible_collections.slipway.cloud.plugins.module_utils.listing import list_instances
 from ansible_collections.slipway.cloud.plugins.module_utils.module_base import CREDENTIALS_ARGUMENT_SPEC, SlipwayModule
+from ansible_collections.slipway.cloud.plugins.module_utils.names import TASK_ID_OPTIONS, check_options
 from ansible_collections.slipway.cloud.plugins.module_utils.planning import clouds_from
 
 # Ships every provider adapter with the module (see providers/families.py).
@@ -113,6 +114,7 @@ def main():
 
 def execute(module):
     params = module.params
+    check_options(params, TASK_ID_OPTIONS)
     catalog = module.load_catalog()
     chosen = clouds_from(params["cloud"], params["clouds"])
     clouds = chosen or list(catalog.clouds)

@@ -20,6 +20,12 @@ description:
     host's configured Debian mirror, and writes the nftables table that enforces the security groups.
   - V(absent) destroys every machine of the clouds, then removes the bridges, the proxy, the nft table and
     the records. The cached base image and the apt proxy's package cache are kept unless O(purge_images=true).
+  - Teardown removes only what set-up recorded, inside the state root: a bridge only when it carries the mark
+    set-up gave it (the interface alias C(slipway:<root>:<cloud>)) and the recorded ifindex. A cloud record
+    that fails these checks is refused with an error, and nothing is removed.
+  - The state root and the image cache must belong to this user or root and be writable by nobody else
+    (as OpenSSH requires of C(~/.ssh)); V(present) makes the state root private (C(0700)) and the image
+    cache C(0755). The host lock file is C(0600).
   - The host packages are not installed here; the C(slipway.cloud.local_cloud) role installs them first and
     is the usual way to call this module (C(playbooks/local_cloud.yml)).
 author:
@@ -54,7 +60,9 @@ options:
     elements: dict
     suboptions:
       name:
-        description: The cloud's name.
+        description:
+          - The cloud's name, as in the catalog (1-63 letters, digits, C(.), C(_) or C(-), starting with a letter
+            or digit).
         type: str
         required: true
       subnet:
@@ -62,7 +70,10 @@ options:
         type: str
         required: true
       bridge:
-        description: The host bridge's interface name (at most 15 characters); derived from the name if unset.
+        description:
+          - The host bridge's interface name; derived from the name if unset.
+          - It must start with C(slw) and have at most 15 characters (letters, digits, C(-), C(_)), so that no
+            other interface of the host (C(eth0), C(docker0)) is ever taken, or deleted by V(absent).
         type: str
   root:
     description:
@@ -90,6 +101,13 @@ options:
       - With O(state=absent), also delete the cached base images and the apt proxy's package cache.
     type: bool
     default: false
+  lock_timeout:
+    description:
+      - Seconds to wait for the host lock (C(<root>/lock)) that serialises set-up, teardown and machine
+        changes of one state root. When another process holds it longer, the task fails with an error naming
+        the lock file and, when the kernel shows it, the holder's pid and command.
+      - Defaults to E(SLIPWAY_LOCAL_LOCK_TIMEOUT), else 300.
+    type: float
 notes:
   - Needs root, Linux with cgroups (v1 or v2), overlayfs, nftables and the packages C(debootstrap),
     C(systemd-container), C(lxcfs), C(nftables), C(apt-cacher-ng), C(iproute2).
@@ -160,18 +178,7 @@ def _definitions(module, state):
     given = module.params["cloud_definitions"]
     if given:
         return [hostsetup.cloud_definition(d["name"], d["subnet"], d.get("bridge"), state) for d in given]
-    catalog = module.load_catalog()
-    local = {name: cloud for name, cloud in catalog.clouds.items() if cloud.provider == "local"}
-    names = module.params["clouds"]
-    if names is None:
-        names = sorted(local)
-    unknown = [n for n in names if n not in local]
-    if unknown:
-        raise CatalogError("clouds: %s %s not a local cloud of the catalog; local clouds: %s"
-                           % (", ".join(unknown), "is" if len(unknown) == 1 else "are",
-                              ", ".join(sorted(local)) or "none"), key="clouds", valid=sorted(local))
-    return [hostsetup.cloud_definition(n, local[n].option("subnet"), local[n].option("bridge"), state)
-            for n in names]
+    return hostsetup.catalog_definitions(module.load_catalog(), module.params["clouds"], state)
 
 
 def _catalog_paths(module):
@@ -204,7 +211,8 @@ def main(module):
     started = time.time()
     catalog_root, catalog_images = _catalog_paths(module)
     root = resolve_root(catalog_root)
-    state = StateRoot(root, resolve_images(root, module.params["images"] or catalog_images))
+    state = StateRoot(root, resolve_images(root, module.params["images"] or catalog_images),
+                      lock_timeout=module.params["lock_timeout"])
     before = sorted(state.clouds())
     if module.params["state"] == "present":
         definitions = _definitions(module, state)
@@ -247,6 +255,7 @@ def run_module():
             apt_proxy_port=dict(type="int", default=3143),
             build_image=dict(type="bool", default=True),
             purge_images=dict(type="bool", default=False),
+            lock_timeout=dict(type="float"),
         ),
         mutually_exclusive=[("clouds", "cloud_definitions")],
         supports_check_mode=True,

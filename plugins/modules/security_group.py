@@ -130,6 +130,7 @@ clouds:
 from ansible_collections.slipway.cloud.plugins.module_utils.fanout import failure_message, failures_of
 from ansible_collections.slipway.cloud.plugins.module_utils.group_converge import converge_security_group
 from ansible_collections.slipway.cloud.plugins.module_utils.module_base import CREDENTIALS_ARGUMENT_SPEC, SlipwayModule
+from ansible_collections.slipway.cloud.plugins.module_utils.names import TASK_ID_OPTIONS, check_options
 from ansible_collections.slipway.cloud.plugins.module_utils.planning import clouds_from
 
 # Ships every provider adapter with the module (see providers/families.py).
@@ -161,6 +162,7 @@ def main():
 
 def execute(module):
     params = module.params
+    check_options(params, dict(TASK_ID_OPTIONS, name="security_group"))
     catalog = module.load_catalog()
     clouds = clouds_from(params["cloud"], params["clouds"])
     rules, per_cloud = converge_security_group(

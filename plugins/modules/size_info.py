@@ -202,6 +202,7 @@ import dataclasses
 
 from ansible_collections.slipway.cloud.plugins.module_utils.model import CatalogError
 from ansible_collections.slipway.cloud.plugins.module_utils.module_base import CREDENTIALS_ARGUMENT_SPEC, SlipwayModule
+from ansible_collections.slipway.cloud.plugins.module_utils.names import TASK_ID_OPTIONS, check_options
 from ansible_collections.slipway.cloud.plugins.module_utils.sizing import (
     choose_flavor, flavor_to_dict, sorted_flavors,
 )
@@ -225,6 +226,7 @@ def live_sizes(cloud, environ=None):
 
 def main_size_info(module):
     params = module.params
+    check_options(params, TASK_ID_OPTIONS)
     catalog = module.load_catalog()
     cloud = catalog.cloud(params["cloud"])
     result = {

@@ -95,7 +95,17 @@ class InProcessEngine(object):
 
 
 def run_module(short_name, module_args, check_mode, diff, environ):
-    """The result dict ``plugins/modules/<short_name>.py`` would return for ``module_args``."""
+    """The result dict ``plugins/modules/<short_name>.py`` would return for ``module_args``; an unexpected
+    error anywhere on the way is one failed result, masked as run_execute masks one."""
+    try:
+        return _run_module(short_name, module_args, check_mode, diff, environ)
+    except Exception as error:  # pylint: disable=broad-except
+        from ansible_collections.slipway.cloud.plugins.module_utils.module_base import unexpected_result
+
+        return unexpected_result(error, environ=environ)
+
+
+def _run_module(short_name, module_args, check_mode, diff, environ):
     from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
     from ansible.module_utils.common.parameters import remove_values
     from ansible.module_utils.errors import UnsupportedError

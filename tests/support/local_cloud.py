@@ -122,6 +122,7 @@ def leftovers(state, machine_ids):
     netns = hostsetup.host.run(["ip", "netns", "list"], check=False)[1]
     mounts = hostsetup.host.read_text("/proc/self/mountinfo", "")
     table = hostsetup.host.nft_table_text("inet", state.nft_table) or ""
+    ports = hostsetup.host.nft_table_text("bridge", state.nft_table) or ""
     cgroup_root = hostsetup.host.CGROUP_ROOT
     for machine_id in machine_ids:
         if ("vslw" + machine_id) in links:
@@ -132,6 +133,8 @@ def leftovers(state, machine_ids):
             found.append("mount under " + state.machine_dir(machine_id))
         if ("m_" + machine_id) in table:
             found.append("nft chain m_" + machine_id)
+        if ("p_" + machine_id) in ports:
+            found.append("nft bridge port chain p_" + machine_id)
         for hierarchy in os.listdir(cgroup_root):
             path = os.path.join(cgroup_root, hierarchy, state.cgroup_parent, machine_id)
             if os.path.exists(path):

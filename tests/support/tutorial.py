@@ -44,7 +44,8 @@ clouds:
     description: a local cloud without security groups (the firewall role protects its machines)
     provider: local
     security_groups: false
-    options: {{subnet: {nosg_subnet}, root: {root}, images: {images}}}
+    # Its machines load nftables themselves (the firewall role): they keep CAP_NET_ADMIN.
+    options: {{subnet: {nosg_subnet}, root: {root}, images: {images}, machine_net_admin: true}}
     flavors:
       Tiny: {{cpu: 1, ram_gb: 1}}
   {big}:

@@ -10,7 +10,13 @@ Traffic TO a machine (from the host, or bridged from another machine, which
 br_netfilter hands to the forward hook) goes through the machine's chain: replies
 to its own connections pass, then each of its groups may accept, then a TCP reset
 (or ICMP unreachable) answers: a port is closed until a rule opens it.
-Traffic FROM machines to the host reaches only the apt proxy port. No Ansible imports.
+Traffic FROM machines to the host reaches only the apt proxy port.
+
+Those rules match on source addresses, so a second table (family ``bridge``, in the same
+transaction) makes a source address say who sent a packet: each machine's bridge port
+passes only frames with the machine's own MAC, IPv4 from its own address and ARP with
+its own sender MAC and address; IPv6 and every other ethertype are dropped at the port.
+No Ansible imports.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -19,12 +25,16 @@ __metaclass__ = type
 
 import hashlib
 import ipaddress
+import re
 
 from ansible_collections.slipway.cloud.plugins.module_utils.local.host import ALLOWED_NETWORK
 from ansible_collections.slipway.cloud.plugins.module_utils.model import Rule
 
 # Machines in these states own their address and keep their chain.
 HOLDS_ADDRESS = ("creating", "running", "stopped", "error")
+# The families of the tables render_ruleset writes (each named after the state root).
+TABLE_FAMILIES = ("inet", "bridge")
+_MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}\Z")
 
 
 def group_chain(cloud, group):
@@ -33,6 +43,20 @@ def group_chain(cloud, group):
 
 def machine_chain(machine_id):
     return "m_" + machine_id
+
+
+def port_chain(machine_id):
+    return "p_" + machine_id
+
+
+def port_name(machine):
+    """The machine's bridge port: its host-side veth."""
+    return (machine.get("resources") or {}).get("veth") or "vslw" + machine["id"]
+
+
+def delete_tables(table, delete_table):
+    """Remove every table render_ruleset wrote (``delete_table(family, name)``); True if any existed."""
+    return [delete_table(family, table) for family in TABLE_FAMILIES].count(True) > 0
 
 
 def _quote(text):
@@ -139,4 +163,38 @@ def render_ruleset(table, clouds, machines, groups, proxy_port):
         lines.append("    reject")
         lines.append("  }")
     lines.append("}")
+    lines += render_port_table(table, live)
     return "\n".join(lines) + "\n"
+
+
+def render_port_table(table, live):
+    """The ``bridge`` table: anti-spoofing on each machine's bridge port (its host-side veth).
+
+    At bridge prerouting, before br_netfilter hands IPv4 to the inet table: a frame a machine sends
+    must carry its own MAC (when recorded) and, for IPv4, its own source address; ARP its own sender
+    MAC and address. Everything else (IPv6, VLAN tags, other ethertypes) is dropped.
+    """
+    lines = ["table bridge %s" % table, "delete table bridge %s" % table, "table bridge %s {" % table,
+             "  chain prerouting {", "    type filter hook prerouting priority -300; policy accept;"]
+    ports = sorted(live, key=lambda m: m["id"])
+    if ports:
+        lines.append("    iifname vmap { %s }" % ", ".join(
+            "%s : jump %s" % (_quote(port_name(m)), port_chain(m["id"])) for m in ports))
+    lines.append("  }")
+    for machine in ports:
+        address = str(ipaddress.IPv4Address(machine["address"]))
+        mac = str(machine.get("mac") or "").lower()
+        lines += ["  chain %s {" % port_chain(machine["id"]),
+                  "    comment %s" % _quote("%s/%s" % (machine["cloud"], machine["name"]))]
+        if _MAC.match(mac):
+            lines.append("    ether saddr != %s drop" % mac)
+            arp_mac = " arp saddr ether %s" % mac
+        else:
+            arp_mac = ""      # a machine made before MACs were recorded: its addresses are still checked
+        lines += ["    ether type ip ip saddr %s accept" % address,
+                  "    ether type arp arp htype 1 arp ptype ip arp hlen 6 arp plen 4%s arp saddr ip %s accept"
+                  % (arp_mac, address),
+                  "    drop",
+                  "  }"]
+    lines.append("}")
+    return lines

@@ -20,9 +20,9 @@ import signal
 import socket
 import time
 
-from ansible_collections.slipway.cloud.plugins.module_utils.local import firewall, host, image
-from ansible_collections.slipway.cloud.plugins.module_utils.local.state import StateRoot
-from ansible_collections.slipway.cloud.plugins.module_utils.model import ProviderError
+from ansible_collections.slipway.cloud.plugins.module_utils.local import bridges, firewall, host, image
+from ansible_collections.slipway.cloud.plugins.module_utils.local.state import StateRoot, check_cloud_name
+from ansible_collections.slipway.cloud.plugins.module_utils.model import CatalogError, ProviderError
 
 LXCFS_DIR = "/var/lib/lxcfs"
 DEFAULT_PROXY_PORT = 3143
@@ -37,16 +37,31 @@ def not_set_up(what, cloud):
 
 
 def cloud_definition(name, subnet, bridge=None, root=None):
-    """A validated {"name", "subnet", "gateway", "bridge"} for one local cloud."""
+    """A validated {"name", "subnet", "gateway", "bridge"} for one local cloud.
+
+    The name follows the catalog's cloud-name rule, the subnet lies inside 198.18.0.0/15 and the
+    bridge is a name under the collection's prefix (derived from the name when not given).
+    """
+    check_cloud_name(name)
     network = host.check_subnet(subnet, name)
     gateway = str(next(network.hosts()))
     state = root if isinstance(root, StateRoot) else None
-    bridge = bridge or (state.bridge_for(name) if state else None)
-    if not bridge or len(bridge) > 15:
-        raise ProviderError("cloud %s option bridge %r: give a Linux interface name of 1-15 characters"
-                            % (name, bridge), cloud=name, key="options.bridge")
+    bridge = bridges.check_bridge_name(bridge or (state.bridge_for(name) if state else None), name)
     return {"name": name, "subnet": str(network), "gateway": gateway, "prefixlen": network.prefixlen,
             "bridge": bridge}
+
+
+def catalog_definitions(catalog, names, state):
+    """The definitions of the catalog's local clouds ``names`` (every local cloud when None), or one clear error."""
+    local = {name: cloud for name, cloud in catalog.clouds.items() if cloud.provider == "local"}
+    if names is None:
+        names = sorted(local)
+    unknown = [n for n in names if n not in local]
+    if unknown:
+        raise CatalogError("clouds: %s %s not a local cloud of the catalog; local clouds: %s"
+                           % (", ".join(bridges.excerpt(n) for n in unknown), "is" if len(unknown) == 1 else "are",
+                              ", ".join(sorted(local)) or "none"), key="clouds", valid=sorted(local))
+    return [cloud_definition(n, local[n].option("subnet"), local[n].option("bridge"), state) for n in names]
 
 
 # --------------------------------------------------------------------------- lxcfs
@@ -185,7 +200,7 @@ def apply_firewall(state):
     """Render the nft table from the records and replace it atomically. Call under state.lock()."""
     clouds = state.clouds()
     if not clouds:
-        return host.nft_delete_table("inet", state.nft_table)
+        return firewall.delete_tables(state.nft_table, host.nft_delete_table)
     groups = {name: state.groups(name) for name in clouds}
     port = (state.host().get("apt_proxy") or {}).get("port", DEFAULT_PROXY_PORT)
     text = firewall.render_ruleset(state.nft_table, clouds, state.machines(), groups, port)
@@ -235,8 +250,12 @@ def ensure_host(state, definitions, proxy_port=DEFAULT_PROXY_PORT, build_image=T
             result["changed"] = True
             result["changes"].append(what)
 
+    state.check_trusted()
     _check_overlaps(state, definitions)
-    os.makedirs(state.root, exist_ok=True)
+    for definition in definitions:
+        bridges.check_claimable(state, definition)
+    if not check_mode:
+        note(state.ensure_dirs(), "state root %s made private (0700)" % state.root)
     note(ensure_lxcfs(state, check_mode), "lxcfs started on %s" % LXCFS_DIR)
     spec = image_spec or image.image_spec()
     if build_image:
@@ -249,10 +268,12 @@ def ensure_host(state, definitions, proxy_port=DEFAULT_PROXY_PORT, build_image=T
             wanted = dict(definition)
             if recorded:
                 wanted["set_up_at"] = recorded.get("set_up_at")
+                wanted["made"] = recorded.get("made")
             if not check_mode:
                 address = "%s/%d" % (definition["gateway"], definition["prefixlen"])
                 changed = host.ensure_bridge(definition["bridge"], address)
                 note(changed, "bridge %s up with %s" % (definition["bridge"], definition["gateway"]))
+                wanted["made"] = made_by_set_up(state, definition)
             elif "%s/%d" % (definition["gateway"], definition["prefixlen"]) not in host.bridge_address(
                     definition["bridge"]):
                 note(True, "bridge %s up with %s" % (definition["bridge"], definition["gateway"]))
@@ -276,6 +297,35 @@ def ensure_host(state, definitions, proxy_port=DEFAULT_PROXY_PORT, build_image=T
     return result
 
 
+def made_by_set_up(state, definition):
+    """What a cloud's record keeps of what set-up made for it: the marked bridge and its paths in the root."""
+    return {"bridge": bridges.claim(state, definition),
+            "paths": [os.path.relpath(state.cloud_file(definition["name"]), state.root),
+                      os.path.relpath(state.group_dir(definition["name"]), state.root)]}
+
+
+def checked_record(state, name, record):
+    """``record`` (of clouds/) when teardown may act on it, else one clear error; nothing is touched first."""
+    def refuse(why):
+        raise ProviderError("refusing to tear down local cloud %s: its record in %s %s; nothing was removed. "
+                            "Check the record (it may have been tampered with) and remove it by hand"
+                            % (bridges.excerpt(name), state.path("clouds"), why), cloud=str(name)[:63])
+    try:
+        check_cloud_name(name)
+    except ProviderError as exc:
+        refuse("has a name that is not valid (%s)" % exc.msg)
+    if state.cloud(name) != record:
+        refuse("is not in the file named after the cloud")
+    expected = [os.path.relpath(state.cloud_file(name), state.root), os.path.relpath(state.group_dir(name), state.root)]
+    paths = (record.get("made") or {}).get("paths")
+    if paths is not None and paths != expected:
+        refuse("lists paths set-up does not make (%s)" % bridges.excerpt(", ".join(str(p) for p in paths), 40))
+    why = bridges.ours(state, record)
+    if why:
+        refuse("names a link set-up did not make: %s" % why)
+    return record
+
+
 def teardown_host(state, cloud_names=None, purge_images=False, check_mode=False):
     """Destroy every machine of the clouds and remove what the set-up made. Returns a result dict.
 
@@ -291,9 +341,15 @@ def teardown_host(state, cloud_names=None, purge_images=False, check_mode=False)
         result["changed"] = True
         result["changes"].append(what)
 
+    state.check_trusted()
+    if cloud_names is not None:
+        for name in cloud_names:
+            check_cloud_name(name, "clouds")
     with state.lock():
         recorded = state.clouds()
         names = sorted(recorded) if cloud_names is None else [n for n in cloud_names if n in recorded]
+        for name in names:
+            checked_record(state, name, recorded[name])
         doomed = [r for r in state.machines() if r.get("cloud") in names or r.get("cloud") not in recorded]
         for record in doomed:
             note("machine %s (%s) destroyed" % (record["name"], record["id"]))
@@ -307,7 +363,9 @@ def teardown_host(state, cloud_names=None, purge_images=False, check_mode=False)
         for record in doomed:
             engine.destroy(record)
         for name in names:
-            host.delete_link(recorded[name]["bridge"])
+            # Checked again right before: the link must still be the bridge set-up made.
+            if not bridges.ours(state, recorded[name]):
+                host.delete_link(recorded[name]["bridge"])
             state.remove_tree(state.group_dir(name))
         apply_firewall(state)
         remaining = state.clouds()
@@ -317,8 +375,8 @@ def teardown_host(state, cloud_names=None, purge_images=False, check_mode=False)
             return result
         if stop_proxy(state):
             note("apt proxy stopped")
-        if host.nft_delete_table("inet", state.nft_table):
-            note("nft table inet %s deleted" % state.nft_table)
+        if firewall.delete_tables(state.nft_table, host.nft_delete_table):
+            note("nft tables inet and bridge %s deleted" % state.nft_table)
         cgroups = host.Cgroups(state.cgroup_parent)
         cgroups.remove_parent()
         if stop_lxcfs_if_ours(state, cgroups):

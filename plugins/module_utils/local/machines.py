@@ -24,7 +24,7 @@ import shlex
 import signal
 import time
 
-from ansible_collections.slipway.cloud.plugins.module_utils.local import hostsetup, host, image
+from ansible_collections.slipway.cloud.plugins.module_utils.local import hostsetup, host, image, isolation
 from ansible_collections.slipway.cloud.plugins.module_utils.model import DEPLOYMENT_TAG, ProviderError
 from ansible_collections.slipway.cloud.plugins.module_utils.names import check_machine_names
 from ansible_collections.slipway.cloud.plugins.module_utils.ssh_keys import parse_public_key
@@ -84,9 +84,10 @@ class Machines:
 
     # ------------------------------------------------------------------ create
     def create(self, cloud, names, flavor_name, cpu, ram_gb, ssh_public_key, login_user="root",
-               tags=None, security_groups=(), image_name=image.IMAGE_NAME, flavors=(), cloud_firewall=True):
+               tags=None, security_groups=(), image_name=image.IMAGE_NAME, flavors=(), cloud_firewall=True,
+               net_admin=False):
         """Create one machine per name; returns their records in the names' order (state "running", SSH not
-        yet ready).
+        yet ready). ``net_admin``: the machines keep CAP_NET_ADMIN over their own netns (isolation.py).
 
         ``cloud`` is a hostsetup.cloud_definition dict. Everything is validated before
         anything is created; then the records are written, then the host resources. A name that another
@@ -105,7 +106,7 @@ class Machines:
         # machine. The builds run in threads of this process, which holds the lock for them.
         with self.state.lock():
             records, adopted = self._plan(cloud, names, flavor_name, cpu, ram_gb, key, login_user, tags or {},
-                                          list(security_groups), bool(cloud_firewall))
+                                          list(security_groups), bool(cloud_firewall), bool(net_admin))
             workers = min(8, len(records)) or 1
             with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
                 futures = {pool.submit(self._build, record): record for record in records}
@@ -127,7 +128,8 @@ class Machines:
         made.update(adopted)
         return [made[name] for name in names]
 
-    def _plan(self, cloud, names, flavor_name, cpu, ram_gb, key, login_user, tags, groups, cloud_firewall):
+    def _plan(self, cloud, names, flavor_name, cpu, ram_gb, key, login_user, tags, groups, cloud_firewall,
+              net_admin=False):
         state = self.state
         with state.lock():
             hostsetup.require_cloud(state, cloud)
@@ -186,7 +188,9 @@ class Machines:
                     "cpu_quota": cpu if cpu != count else None,
                     "image": image.IMAGE_NAME, "lower": base["path"], "login_user": login_user,
                     "ssh_public_key": key, "tags": dict(tags), "security_groups": list(groups),
-                    "cloud_firewall": cloud_firewall,
+                    "cloud_firewall": cloud_firewall, "net_admin": net_admin,
+                    # The MAC its bridge port accepts (firewall.render_port_table), set on its link.
+                    "mac": isolation.mac_for(machine_id),
                     "proxy": "http://%s:%d/" % (cloud["gateway"], (state.host().get("apt_proxy") or {}).get(
                         "port", hostsetup.DEFAULT_PROXY_PORT)),
                     # Every host resource, recorded before it exists (see the module docstring).
@@ -228,6 +232,8 @@ class Machines:
         _pause_point("network", record, state)
         host.ensure_machine_network(res["netns"], res["veth"], record["bridge"],
                                     "%s/%d" % (record["address"], record["prefixlen"]), record["gateway"])
+        if record.get("mac"):
+            isolation.set_machine_mac(res["netns"], record["mac"])
 
     def _provision(self, record):
         """First-boot identity written into the machine's overlay: hostname, keys, user, apt proxy."""
@@ -280,8 +286,7 @@ class Machines:
             "systemd-nspawn", "--boot", "--register=no", "--keep-unit", "--quiet",
             "--directory=" + res["mount"], "--machine=slw-" + record["id"], "--hostname=" + record["hostname"],
             "--network-namespace-path=/run/netns/" + res["netns"],
-            # The machine's own netns: its nftables (the firewall role) touch nothing else.
-            "--capability=CAP_NET_ADMIN",
+        ] + isolation.capability_arguments(record.get("net_admin", False)) + [
             "--bind-ro=" + hostsetup.LXCFS_DIR,
             "--bind-ro=%s:/run/slipway" % os.path.join(res["dir"], "run"),
             "--console=passive", "--link-journal=no", "--resolv-conf=off", "--timezone=off",

@@ -5,7 +5,7 @@
 
 Layout (default root /var/lib/slipway/local, or $SLIPWAY_LOCAL_ROOT)::
 
-    lock                      flock: one writer at a time for allocations and nft
+    lock                      flock: one writer at a time for allocations and nft (0600, bounded wait)
     host.json                 daemons the set-up started (lxcfs, apt proxy)
     clouds/<cloud>.json       a set-up local cloud: subnet, bridge, gateway
     groups/<cloud>/<g>.json   a security group and its rules
@@ -14,7 +14,9 @@ Layout (default root /var/lib/slipway/local, or $SLIPWAY_LOCAL_ROOT)::
     images/                   cached base images ($SLIPWAY_LOCAL_IMAGES may share one cache)
 
 Host-wide names (nft table, cgroup parent) carry a hash of the root when it is not
-the default, so a test root never touches the real set-up. No Ansible imports.
+the default, so a test root never touches the real set-up. The root is trusted only when
+this user or root owns it and nobody else may write it (local/trust.py); nothing is removed
+outside it, nor the root itself. No Ansible imports.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -30,6 +32,7 @@ import re
 import shutil
 import threading
 
+from ansible_collections.slipway.cloud.plugins.module_utils.local import hostlock, trust
 from ansible_collections.slipway.cloud.plugins.module_utils.local.host import read_text, write_text
 from ansible_collections.slipway.cloud.plugins.module_utils.model import ProviderError
 
@@ -37,6 +40,8 @@ DEFAULT_ROOT = "/var/lib/slipway/local"
 ROOT_ENV = "SLIPWAY_LOCAL_ROOT"
 IMAGES_ENV = "SLIPWAY_LOCAL_IMAGES"
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]")
+#: the catalog's cloud-name rule, anchored: what a local cloud's records and paths are named after
+CLOUD_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}\Z")
 # Per thread: state roots whose lock this thread holds, and how deep.
 _HELD = threading.local()
 
@@ -51,11 +56,25 @@ def resolve_images(root, option=None, environ=None):
     return os.path.abspath(option or environ.get(IMAGES_ENV) or os.path.join(root, "images"))
 
 
+def check_cloud_name(name, key="name"):
+    """``name`` if it is a valid local cloud name (the catalog's rule, never '.' or '..'), else one clear error.
+
+    Local clouds' records, group directories and bridges are named after it, so it is checked before any path
+    is built. (To become a call of the shared ids check of module_utils/names.py.)
+    """
+    if not isinstance(name, str) or name in (".", "..") or not CLOUD_NAME_RE.match(name):
+        shown = repr(name) if len(repr(name)) <= 18 else repr(name)[:16] + "...'"
+        raise ProviderError("local cloud name %s is not valid (%s): use 1-63 letters, digits, '.', '_' or '-', "
+                            "starting with a letter or digit" % (shown, key), key=key, valid=CLOUD_NAME_RE.pattern)
+    return name
+
+
 class StateRoot:
     """Paths, lock and JSON records under one state root."""
 
-    def __init__(self, root, images=None):
+    def __init__(self, root, images=None, lock_timeout=None):
         self.root = os.path.abspath(root)
+        self.lock_timeout = hostlock.resolve_timeout(lock_timeout)
         self.images = os.path.abspath(images or os.path.join(self.root, "images"))
         if self.root == DEFAULT_ROOT:
             suffix = ""
@@ -74,10 +93,27 @@ class StateRoot:
         return option or default_bridge_name(cloud_name, self.suffix)
 
     def cloud_file(self, cloud):
-        return self.path("clouds", safe_name(cloud) + ".json")
+        return self.path("clouds", safe_name(check_cloud_name(cloud)) + ".json")
 
     def group_dir(self, cloud):
-        return self.path("groups", safe_name(cloud))
+        return self.path("groups", safe_name(check_cloud_name(cloud)))
+
+    # -- trust ---------------------------------------------------------------
+    def check_trusted(self):
+        """Refuse a state root or image cache another user owns or others may write (finding 8 of issue 18)."""
+        trust.check_trusted_dir(self.root, "state root", "root")
+        trust.check_trusted_dir(self.images, "image cache", "images")
+
+    def ensure_dirs(self):
+        """Make (or tighten) the root 0700 and the image cache 0755, after the trust check. True if changed."""
+        changed = trust.ensure_dir(self.root, trust.ROOT_MODE, "state root", "root")
+        return trust.ensure_dir(self.images, trust.IMAGES_MODE, "image cache", "images") or changed
+
+    def inside(self, path):
+        """True when ``path`` lies strictly inside the root (after symlinks), never the root itself."""
+        root = os.path.realpath(self.root)
+        real = os.path.realpath(path)
+        return real != root and os.path.commonpath([root, real]) == root
 
     def group_file(self, cloud, group):
         return os.path.join(self.group_dir(cloud), hashlib.sha1(group.encode("utf-8")).hexdigest()[:16] + ".json")
@@ -105,15 +141,20 @@ class StateRoot:
             finally:
                 held[self.root] -= 1
             return
-        os.makedirs(self.root, exist_ok=True)
-        with open(self.path("lock"), "a") as handle:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        self.check_trusted()
+        if not os.path.isdir(self.root):
+            os.makedirs(self.root, mode=trust.ROOT_MODE, exist_ok=True)
+        fd = hostlock.open_lock_file(self.path("lock"))
+        try:
+            hostlock.acquire(fd, self.path("lock"), self.lock_timeout)
             held[self.root] = 1
             try:
                 yield
             finally:
                 held[self.root] = 0
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
 
     # -- records -------------------------------------------------------------
     def load(self, path, default=None):
@@ -141,7 +182,7 @@ class StateRoot:
             for name in sorted(os.listdir(directory)):
                 if name.endswith(".json"):
                     data = self.load(os.path.join(directory, name))
-                    if data:
+                    if isinstance(data, dict) and isinstance(data.get("name"), str):
                         found[data["name"]] = data
         return found
 
@@ -175,7 +216,16 @@ class StateRoot:
         return self._named_records(self.group_dir(cloud))
 
     def remove_tree(self, path):
-        if os.path.isdir(path):
+        """Remove a file or tree strictly inside the root (or the image cache); anything else is refused."""
+        images = os.path.realpath(self.images)
+        purgeable = (os.path.realpath(path) == images and images != "/"
+                     and os.path.commonpath([images, os.path.realpath(self.root)]) != images)
+        if not self.inside(path) and not purgeable:
+            raise ProviderError("refusing to remove %s: it is not inside the local cloud's state root %s"
+                                % (path, self.root), path=path)
+        if os.path.islink(path):
+            os.unlink(path)
+        elif os.path.isdir(path):
             shutil.rmtree(path, ignore_errors=True)
         elif os.path.exists(path):
             os.unlink(path)

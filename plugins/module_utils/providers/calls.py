@@ -157,7 +157,7 @@ class Caller:
                              http_status=status)
 
 
-_ENDPOINT = re.compile(r"^(https?)://(\[[^\]]+\]|[^:/\s]+)(?::(\d+))?(/\S*)?$")
+_ENDPOINT = re.compile(r"^(https?)://(\[[^\]]+\]|[^:/\s]+)(?::(\d+))?(/\S*)?\Z")
 
 
 def split_endpoint(endpoint, default_port=None, with_path=False):

@@ -66,7 +66,7 @@ from ansible_collections.slipway.cloud.plugins.module_utils.ssh_keys import as_p
 
 DEFAULT_DISK_GB = 10                     # create-instance requires disk-size; 10 GiB is the API's minimum
 _DISK_RANGE = (10, 51200)
-_ZONE = re.compile(r"^[a-z]{2}-[a-z]{2,5}-\d+$")
+_ZONE = re.compile(r"^[a-z]{2}-[a-z]{2,5}-\d+\Z")
 
 
 class ExoscaleProvider(Provider):

@@ -7,7 +7,10 @@ The primitives read and write the local cloud's records directly (local/machines
 local/groups.py for security groups); the algorithms are the base's. Cloud options: ``subnet`` (a /24
 of 198.18.0.0/15, required), ``bridge`` (interface name), ``root`` (state root, else
 $SLIPWAY_LOCAL_ROOT, else /var/lib/slipway/local), ``images`` (base image cache, else
-$SLIPWAY_LOCAL_IMAGES, else <root>/images). No Ansible imports.
+$SLIPWAY_LOCAL_IMAGES, else <root>/images; both must belong to this user or root and be writable by
+nobody else), ``machine_net_admin`` (true: machines keep CAP_NET_ADMIN over their own network namespace,
+for a firewall inside them; false, the default: their root cannot change addresses, routes or nftables;
+local/isolation.py). $SLIPWAY_LOCAL_LOCK_TIMEOUT bounds the wait for the host lock (300 s). No Ansible imports.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -29,7 +32,7 @@ class LocalProvider(Provider):
 
     family = "local"
     capabilities = frozenset(("security_groups", "stop_start", "reboot", "host_keys"))
-    OPTIONS = {"subnet": str, "bridge": str, "root": str, "images": str}
+    OPTIONS = {"subnet": str, "bridge": str, "root": str, "images": str, "machine_net_admin": bool}
     # Machines boot in a fraction of a second and are probed on this host: poll often, briefly.
     POLL_INTERVALS = (0.05, 0.05)
     SSH_PROBE_TIMEOUT = 0.5
@@ -40,6 +43,8 @@ class LocalProvider(Provider):
         super(LocalProvider, self).__init__(cloud, environ)
         root = resolve_root(cloud.option("root"), self.environ)
         self.state = StateRoot(root, resolve_images(root, cloud.option("images"), self.environ))
+        # Records and images are trusted only from a root nobody else may write (issue 18, finding 8).
+        self.state.check_trusted()
         self.definition = hostsetup.cloud_definition(cloud.name, cloud.option("subnet"), cloud.option("bridge"),
                                                      self.state)
         self._machines = None
@@ -94,7 +99,8 @@ class LocalProvider(Provider):
             security_groups=list(placement.security_groups), image_name=placement.image_id,
             flavors=self.cloud.flavors,
             # A cloud declared without security groups has no host-side firewall either.
-            cloud_firewall=self.cloud.security_groups)
+            cloud_firewall=self.cloud.security_groups,
+            net_admin=bool(self.cloud.option("machine_net_admin", False)))
         return [self._machine(r) for r in records]
 
     def _each(self, action, machines):

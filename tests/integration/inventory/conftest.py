@@ -8,9 +8,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import json
 import os
-import subprocess
 import sys
 
 import pytest
@@ -20,8 +18,9 @@ if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
 import inventory_fleet as fleet  # noqa: E402  (puts tests/ and tests/support on sys.path)
+from inventory_fleet import Inventory  # noqa: E402
 from moto_server import MotoServer  # noqa: E402
-from support.collection import ansible_command, ansible_env, collection_root  # noqa: E402
+from support.collection import ansible_env, collection_root  # noqa: E402
 from support.local_cloud import (  # noqa: E402,F401  pylint: disable=unused-import
     local_cloud_session, local_clouds, local_machines, local_ssh_key,
 )
@@ -40,38 +39,6 @@ def moto_server():
 def moto(moto_server):
     moto_server.reset()
     return moto_server
-
-
-class Inventory:
-    """Runs the real ansible-inventory / ansible on inventory files in a temp dir."""
-
-    def __init__(self, workdir, env):
-        self.workdir = workdir
-        self.env = env
-
-    def path(self, name):
-        return os.path.join(self.workdir, name)
-
-    def write(self, name, **options):
-        return fleet.write_inventory(self.path(name), **options)
-
-    def run(self, tool, *args, env=None, check=True):
-        environ = dict(self.env)
-        environ.update(env or {})
-        proc = subprocess.run(ansible_command(tool, *args), env=environ, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, universal_newlines=True, timeout=300, check=False)
-        if check and proc.returncode != 0:
-            raise AssertionError("%s %s failed (%s):\n%s\n%s"
-                                 % (tool, args, proc.returncode, proc.stdout, proc.stderr))
-        return proc
-
-    def list(self, source, *args, env=None, check=True):
-        """(parsed --list output, stderr) of one `ansible-inventory -i source --list` run."""
-        proc = self.run("ansible-inventory", "-i", source, "--list", *args, env=env, check=check)
-        return json.loads(proc.stdout) if proc.returncode == 0 else None, proc.stderr
-
-    def graph(self, source, env=None):
-        return self.run("ansible-inventory", "-i", source, "--graph", env=env).stdout
 
 
 @pytest.fixture

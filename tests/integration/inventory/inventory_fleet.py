@@ -8,7 +8,9 @@ CreateTags per machine for its name), with the tags the ec2 provider writes, so 
 inventory sees exactly what slipway.cloud.instance would have left there.
 """
 
+import json
 import os
+import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
@@ -17,6 +19,8 @@ TESTS = os.path.dirname(os.path.dirname(HERE))
 for _path in (TESTS, os.path.join(TESTS, "support")):
     if _path not in sys.path:
         sys.path.insert(0, _path)
+
+from support.collection import ansible_command  # noqa: E402  pylint: disable=wrong-import-position
 
 KEY_VAR = "SLIPWAY_INV_AWS_KEY"
 SECRET_VAR = "SLIPWAY_INV_AWS_SECRET"
@@ -123,6 +127,40 @@ def write_inventory(path, **options):
     with open(path, "w") as handle:
         yaml.safe_dump(data, handle, default_flow_style=False, sort_keys=False)
     return path
+
+
+# -- running the real tools -----------------------------------------------------------
+
+class Inventory:
+    """Runs the real ansible-inventory / ansible on inventory files in a temp dir."""
+
+    def __init__(self, workdir, env):
+        self.workdir = workdir
+        self.env = env
+
+    def path(self, name):
+        return os.path.join(self.workdir, name)
+
+    def write(self, name, **options):
+        return write_inventory(self.path(name), **options)
+
+    def run(self, tool, *args, env=None, check=True):
+        environ = dict(self.env)
+        environ.update(env or {})
+        proc = subprocess.run(ansible_command(tool, *args), env=environ, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, universal_newlines=True, timeout=300, check=False)
+        if check and proc.returncode != 0:
+            raise AssertionError("%s %s failed (%s):\n%s\n%s"
+                                 % (tool, args, proc.returncode, proc.stdout, proc.stderr))
+        return proc
+
+    def list(self, source, *args, env=None, check=True):
+        """(parsed --list output, stderr) of one `ansible-inventory -i source --list` run."""
+        proc = self.run("ansible-inventory", "-i", source, "--list", *args, env=env, check=check)
+        return json.loads(proc.stdout) if proc.returncode == 0 else None, proc.stderr
+
+    def graph(self, source, env=None):
+        return self.run("ansible-inventory", "-i", source, "--graph", env=env).stdout
 
 
 # -- reading ansible-inventory --list output -------------------------------------------
