@@ -34,8 +34,8 @@ CATALOG_ARGUMENT_SPEC = dict(
 UNEXPECTED_MSG_CHARS = 500
 
 #: Options every module that calls clouds' APIs takes beside its ``cloud``/``clouds`` (documented by the
-#: slipway.cloud.clouds doc fragment): values for the catalog's credential variables, never logged.
-CLOUDS_ARGUMENT_SPEC = dict(
+#: slipway.cloud.credentials doc fragment): values for the catalog's credential variables, never logged.
+CREDENTIALS_ARGUMENT_SPEC = dict(
     credentials=dict(type="dict", no_log=True),
 )
 

@@ -21,6 +21,7 @@ author:
   - slipway.cloud contributors (@slipway-cloud)
 extends_documentation_fragment:
   - slipway.cloud.catalog
+  - slipway.cloud.credentials
 attributes:
   check_mode:
     support: full
@@ -68,7 +69,7 @@ options:
     description:
       - When the catalog gives an C(image_lookup) (name pattern and owner) instead of a fixed image id,
         ask the cloud for the newest matching image and return its id in RV(placements[].image_id).
-      - Needs O(image), and the cloud's credentials in the environment variables the catalog names.
+      - Needs O(image), and the cloud's credentials in the environment variables the catalog names (or in O(credentials)).
     type: bool
     default: false
 seealso:
@@ -208,11 +209,11 @@ catalog:
 """
 
 from ansible_collections.slipway.cloud.plugins.module_utils.model import CatalogError
-from ansible_collections.slipway.cloud.plugins.module_utils.module_base import SlipwayModule
+from ansible_collections.slipway.cloud.plugins.module_utils.module_base import CREDENTIALS_ARGUMENT_SPEC, SlipwayModule
 from ansible_collections.slipway.cloud.plugins.module_utils.names import TASK_ID_OPTIONS, check_options
 
 
-def resolve_lookup(placement):
+def resolve_lookup(placement, environ=None):
     """The placement dict with image_id found by the cloud's provider (newest match)."""
     # Imported here, statically, so AnsiballZ ships the adapters (see providers/families.py)
     # while plain catalog reads never load them.
@@ -221,7 +222,7 @@ def resolve_lookup(placement):
         from ansible_collections.slipway.cloud.plugins.module_utils.providers import families  # noqa: F401 pylint: disable=unused-import
     except ImportError as exc:
         raise CatalogError("resolve_lookups needs the provider adapters: %s" % exc, key="resolve_lookups")
-    provider = base.get_provider(placement.cloud)
+    provider = base.get_provider(placement.cloud, environ)
     try:
         image_id = provider.resolve_image_lookup(dict(placement.image_lookup))
     finally:
@@ -255,7 +256,7 @@ def main_image_info(module):
                                     security_groups=params["security_groups"])
         data = placement.to_dict()
         if params["resolve_lookups"] and placement.image_lookup:
-            data["image_id"] = resolve_lookup(placement)
+            data["image_id"] = resolve_lookup(placement, module.environ)
             data["sources"]["image_id"] = "newest image on %s matching %s" % (cloud, data["sources"]["image_lookup"])
         placements.append(data)
     result["placements"] = placements
@@ -277,6 +278,7 @@ def main():
                 required_one_of=[("cpu", "flavor")]),
             security_groups=dict(type="list", elements="str"),
             resolve_lookups=dict(type="bool", default=False),
+            **CREDENTIALS_ARGUMENT_SPEC
         ),
         mutually_exclusive=[("cloud", "clouds")],
         required_by={"size": "image", "security_groups": "image"},

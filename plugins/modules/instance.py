@@ -31,6 +31,7 @@ author:
 extends_documentation_fragment:
   - slipway.cloud.catalog
   - slipway.cloud.clouds
+  - slipway.cloud.credentials
   - slipway.cloud.wait
 attributes:
   check_mode:
@@ -290,7 +291,7 @@ clouds:
 """
 
 from ansible_collections.slipway.cloud.plugins.module_utils import deploy, planning
-from ansible_collections.slipway.cloud.plugins.module_utils.module_base import CLOUDS_ARGUMENT_SPEC, SlipwayModule
+from ansible_collections.slipway.cloud.plugins.module_utils.module_base import CREDENTIALS_ARGUMENT_SPEC, SlipwayModule
 from ansible_collections.slipway.cloud.plugins.module_utils.names import TASK_ID_OPTIONS, check_options
 
 # Ships every provider adapter with the module (see providers/families.py).
@@ -318,7 +319,7 @@ def argument_spec():
         deployment=dict(type="str"),
         exact=dict(type="bool", default=False),
     )
-    spec.update(CLOUDS_ARGUMENT_SPEC)
+    spec.update(CREDENTIALS_ARGUMENT_SPEC)
     return spec
 
 

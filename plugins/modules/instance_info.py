@@ -20,6 +20,7 @@ author:
 extends_documentation_fragment:
   - slipway.cloud.catalog
   - slipway.cloud.clouds
+  - slipway.cloud.credentials
 attributes:
   check_mode:
     support: full
@@ -82,7 +83,7 @@ clouds:
 
 from ansible_collections.slipway.cloud.plugins.module_utils.fanout import failure_message, failures_of
 from ansible_collections.slipway.cloud.plugins.module_utils.listing import list_instances
-from ansible_collections.slipway.cloud.plugins.module_utils.module_base import CLOUDS_ARGUMENT_SPEC, SlipwayModule
+from ansible_collections.slipway.cloud.plugins.module_utils.module_base import CREDENTIALS_ARGUMENT_SPEC, SlipwayModule
 from ansible_collections.slipway.cloud.plugins.module_utils.names import TASK_ID_OPTIONS, check_options
 from ansible_collections.slipway.cloud.plugins.module_utils.planning import clouds_from
 
@@ -98,7 +99,7 @@ def argument_spec():
         deployment=dict(type="str"),
         name=dict(type="list", elements="str"),
     )
-    spec.update(CLOUDS_ARGUMENT_SPEC)
+    spec.update(CREDENTIALS_ARGUMENT_SPEC)
     return spec
 
 

@@ -24,6 +24,7 @@ author:
   - slipway.cloud contributors (@slipway-cloud)
 extends_documentation_fragment:
   - slipway.cloud.catalog
+  - slipway.cloud.credentials
 attributes:
   check_mode:
     support: full
@@ -47,7 +48,7 @@ options:
       - Also ask the cloud for its flavors (its own names, CPUs, RAM and disk), return them in RV(cloud_flavors)
         beside the catalog's table, and list in RV(drift) every catalog flavor the cloud lacks or sizes
         differently.
-      - Needs the cloud's credentials in the environment variables the catalog names (or its C(clouds.yaml)
+      - Needs the cloud's credentials in the environment variables the catalog names or O(credentials) (or its C(clouds.yaml)
         entry for OpenStack). Families that can list their sizes - V(openstack), V(ec2), V(exoscale); any
         other is one clear error.
     type: bool
@@ -200,14 +201,14 @@ catalog:
 import dataclasses
 
 from ansible_collections.slipway.cloud.plugins.module_utils.model import CatalogError
-from ansible_collections.slipway.cloud.plugins.module_utils.module_base import SlipwayModule
+from ansible_collections.slipway.cloud.plugins.module_utils.module_base import CREDENTIALS_ARGUMENT_SPEC, SlipwayModule
 from ansible_collections.slipway.cloud.plugins.module_utils.names import TASK_ID_OPTIONS, check_options
 from ansible_collections.slipway.cloud.plugins.module_utils.sizing import (
     choose_flavor, flavor_to_dict, sorted_flavors,
 )
 
 
-def live_sizes(cloud):
+def live_sizes(cloud, environ=None):
     """(the flavors the cloud lists, the catalog table's drift from them), from the cloud's provider."""
     # Imported here, statically, so AnsiballZ ships the adapters (see providers/families.py)
     # while plain catalog reads never load them.
@@ -216,7 +217,7 @@ def live_sizes(cloud):
         from ansible_collections.slipway.cloud.plugins.module_utils.providers import families  # noqa: F401 pylint: disable=unused-import
     except ImportError as exc:
         raise CatalogError("live needs the provider adapters: %s" % exc, key="live")
-    provider = base.get_provider(cloud)
+    provider = base.get_provider(cloud, environ)
     try:
         return provider.size_drift()
     finally:
@@ -236,7 +237,7 @@ def main_size_info(module):
     }
     table = cloud
     if params["live"]:
-        live, drift = live_sizes(cloud)
+        live, drift = live_sizes(cloud, module.environ)
         result["cloud_flavors"] = [flavor_to_dict(f) for f in live]
         result["drift"] = drift
         if cloud.sizing == "cloud":
@@ -259,6 +260,7 @@ def main():
             ram_gb=dict(type="float"),
             flavor=dict(type="str"),
             live=dict(type="bool", default=False),
+            **CREDENTIALS_ARGUMENT_SPEC
         ),
         mutually_exclusive=[("flavor", "cpu"), ("flavor", "ram_gb")],
         supports_check_mode=True,

@@ -69,6 +69,20 @@ def test_the_credentials_option_never_appears_at_vvv(ansible_moto, path):
     assert invocation["credentials"]["AWS_SECRET_ACCESS_KEY"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
 
 
+def test_image_info_takes_the_credentials_option_too(ansible_moto):
+    """issue 18, finding 11: image_info (always AnsiballZ) finds an image by lookup on EC2 with the
+    credentials from the option, and -vvv shows none of them."""
+    task = {"name": "lookup", "vars": {"vault_secret": SECRET}, "ignore_errors": True,
+            "slipway.cloud.image_info": {"image": "trusty-lookup", "cloud": "moto-a", "resolve_lookups": True,
+                                         "credentials": {"AWS_ACCESS_KEY_ID": FAKE_KEY_ID,
+                                                         "AWS_SECRET_ACCESS_KEY": "{{ vault_secret }}"}}}
+    run = ansible_moto.playbook([task], verbosity=3, env=NO_AWS_ENV)
+    assert run.ok, run
+    assert run.result()["placements"][0]["image_id"].startswith("ami-")
+    assert "AnsiballZ_image_info.py" in output(run)
+    assert SECRET not in output(run)
+
+
 @pytest.mark.parametrize("path", [IN_PROCESS, ANSIBALLZ], ids=["in-process", "ansiballz"])
 def test_an_unknown_credential_name_is_one_error(ansible_moto, path):
     """issue 18, finding 11: a name the chosen cloud does not read is one error naming it and the valid
@@ -101,7 +115,7 @@ def test_task_environment_through_ansiballz_is_printed_and_the_docs_say_so(ansib
     assert run.ok, run
     assert_path(run, True)
     assert "AWS_SECRET_ACCESS_KEY=%s" % SECRET in output(run)
-    from ansible_collections.slipway.cloud.plugins.doc_fragments.clouds import ModuleDocFragment
+    from ansible_collections.slipway.cloud.plugins.doc_fragments.credentials import ModuleDocFragment
 
     notes = " ".join(ModuleDocFragment.DOCUMENTATION.split())
     assert "Ansible prints the task's C(environment) at -vvv" in notes
