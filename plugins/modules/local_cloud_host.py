@@ -20,7 +20,7 @@ description:
     host's configured Debian mirror, and writes the nftables table that enforces the security groups.
   - V(absent) destroys every machine of the clouds, then removes the bridges, the proxy, the nft table and
     the records. The cached base image and the apt proxy's package cache are kept unless O(purge_images=true).
-  - Teardown removes only what set-up recorded, inside the state root: a bridge only when it carries the mark
+  - Teardown removes only what set-up recorded, inside the state root; a bridge only when it carries the mark
     set-up gave it (the interface alias C(slipway:<root>:<cloud>)) and the recorded ifindex. A cloud record
     that fails these checks is refused with an error, and nothing is removed.
   - The state root and the image cache must belong to this user or root and be writable by nobody else

@@ -120,11 +120,11 @@ def test_remove_tree_never_leaves_the_root(scratch):
     os.makedirs(victim)
     for path in (st.root, victim, st.path("groups", "..", "..", "victim"), "/"):
         with pytest.raises(ProviderError) as error:
-            st.remove_tree(path)
+            st.remove_inside(path)
         assert "not inside the local cloud's state root" in error.value.msg
     assert os.path.isdir(victim) and os.path.isdir(st.root)
     os.makedirs(st.path("groups", "ok"))
-    st.remove_tree(st.path("groups", "ok"))
+    st.remove_inside(st.path("groups", "ok"))
     assert not os.path.exists(st.path("groups", "ok"))
 
 

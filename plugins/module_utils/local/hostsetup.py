@@ -359,7 +359,7 @@ def teardown_host(state, cloud_names=None, purge_images=False, check_mode=False)
         if check_mode:
             return result
         for name in names:
-            state.remove_tree(state.cloud_file(name))
+            state.remove_inside(state.cloud_file(name))
         engine = machines.Machines(state)
         for record in doomed:
             engine.destroy(record)
@@ -367,7 +367,7 @@ def teardown_host(state, cloud_names=None, purge_images=False, check_mode=False)
             # Checked again right before: the link must still be the bridge set-up made.
             if not bridges.ours(state, recorded[name]):
                 host.delete_link(recorded[name]["bridge"])
-            state.remove_tree(state.group_dir(name))
+            state.remove_inside(state.group_dir(name))
         apply_firewall(state)
         remaining = state.clouds()
         if remaining:
@@ -384,7 +384,7 @@ def teardown_host(state, cloud_names=None, purge_images=False, check_mode=False)
             note("lxcfs stopped")
         # Only what is surely ours and unused now; a directory still holding something stays.
         for leftover in ("apt-proxy/conf", "apt-proxy/log", "host.json", "lxcfs.log"):
-            state.remove_tree(state.path(leftover))
+            state.remove_inside(state.path(leftover))
         for directory in ("machines", "clouds", "groups", "test-sessions"):
             try:
                 os.rmdir(state.path(directory))
@@ -394,7 +394,7 @@ def teardown_host(state, cloud_names=None, purge_images=False, check_mode=False)
             for directory in (state.images, state.path("apt-proxy")):
                 if os.path.isdir(directory):
                     note("%s removed" % directory)
-                    state.remove_tree(directory)
+                    state.remove_inside(directory)
     return result
 
 

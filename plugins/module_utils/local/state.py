@@ -215,14 +215,21 @@ class StateRoot:
     def groups(self, cloud):
         return self._named_records(self.group_dir(cloud))
 
-    def remove_tree(self, path):
-        """Remove a file or tree strictly inside the root (or the image cache); anything else is refused."""
+    def remove_inside(self, path):
+        """Remove a file or tree strictly inside the root (or the image cache itself); anything else is refused.
+
+        What teardown removes goes through here: never the root, never a path outside it.
+        """
         images = os.path.realpath(self.images)
         purgeable = (os.path.realpath(path) == images and images != "/"
                      and os.path.commonpath([images, os.path.realpath(self.root)]) != images)
         if not self.inside(path) and not purgeable:
             raise ProviderError("refusing to remove %s: it is not inside the local cloud's state root %s"
                                 % (path, self.root), path=path)
+        self.remove_tree(path)
+
+    def remove_tree(self, path):
+        """Remove a file or tree (a symlink itself, never what it points to)."""
         if os.path.islink(path):
             os.unlink(path)
         elif os.path.isdir(path):
