@@ -15,6 +15,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import dataclasses
+import ipaddress
 import json
 import socket
 import subprocess
@@ -250,7 +251,8 @@ def test_arp_ipv6_and_other_ethertypes_from_a_machine_are_dropped_at_its_port(tr
     assert arrived(seen, ethertype=0x0806, arp_sender_ip=member.address, arp_sender_mac=forger_mac) == []
     assert arrived(seen, ethertype=0x86dd) == []
     assert arrived(seen, ethertype=0x88b5) == []
-    assert arrived(seen, ethertype=0x0800, src_mac=forger_mac, ip_src=forger.address), json.dumps(seen)   # the sentinel did
+    # The forger's own IPv4 (the sentinel) did pass its port.
+    assert arrived(seen, ethertype=0x0800, src_mac=forger_mac, ip_src=forger.address), json.dumps(seen)
 
 
 def test_a_machine_cannot_add_addresses(isolated_local_cloud):
@@ -294,8 +296,6 @@ def test_machine_net_admin_adds_addresses_but_the_port_drops_them(isolated_local
 
 def _free_address(iso):
     """An address of the isolated cloud's subnet no machine holds (a neighbour's, as far as the port knows)."""
-    import ipaddress
-
     used = {r.get("address") for r in iso.state.machines()} | {iso.definition["gateway"]}
     return next(str(a) for a in ipaddress.ip_network(iso.definition["subnet"]).hosts() if str(a) not in used)
 
