@@ -21,7 +21,6 @@ import os
 import re
 import secrets
 import shlex
-import shutil
 import signal
 import time
 
@@ -77,22 +76,16 @@ def check_login_user(user):
                             login_user=user)
 
 
-def _remove_nspawn_file(path, machine_id):
+def _remove_nspawn_file(state, path, machine_id):
     """Remove a file systemd-nspawn keeps on the host for this machine (its lock or propagate entry); a
     recorded path anywhere else is left alone: records are not trusted to name what may be removed."""
     name = os.path.basename(path)
     directory = os.path.dirname(path)
     if directory == os.path.join(NSPAWN_RUN, "locks") and _INODE_LOCK.match(name):
-        _remove(path)
+        state.remove_tree(path)
     elif directory == os.path.join(NSPAWN_RUN, "propagate") and name == "slw-" + machine_id:
-        _remove(path)
+        state.remove_tree(path)
 
-
-def _remove(path):
-    if os.path.isdir(path) and not os.path.islink(path):
-        shutil.rmtree(path, ignore_errors=True)
-    elif os.path.lexists(path):
-        os.unlink(path)
 
 
 class Machines:
@@ -404,7 +397,7 @@ class Machines:
         if res.get("mount"):
             host.unmount(res["mount"])
         for path in res.get("nspawn_files", ()):
-            _remove_nspawn_file(path, record["id"])
+            _remove_nspawn_file(self.state, path, record["id"])
         host.delete_machine_network(res.get("netns", state.netns_prefix + record["id"]),
                                     res.get("veth", "vslw" + record["id"]))
         self.cgroups.remove(record["id"])
