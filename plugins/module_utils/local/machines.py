@@ -87,7 +87,6 @@ def _remove_nspawn_file(state, path, machine_id):
         state.remove_tree(path)
 
 
-
 class Machines:
     """Create, list, start, stop, reboot and destroy the machines of one state root."""
 
