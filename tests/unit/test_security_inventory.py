@@ -87,7 +87,7 @@ def test_ids_are_checked_where_a_host_name_uses_them():
 
 
 def test_a_machine_named_like_the_controller_is_qualified_by_its_cloud():
-    hosts, _ = listed([("aws-1", [machine("localhost"), machine("127.0.0.1"), machine("web")])], hostnames="name")
+    hosts = listed([("aws-1", [machine("localhost"), machine("127.0.0.1"), machine("web")])], hostnames="name")[0]
     assert hosts == ["localhost.aws-1", "127.0.0.1.aws-1", "web"]
 
 

@@ -86,7 +86,7 @@ def test_machines_boot_without_cap_net_admin_unless_the_cloud_grants_it():
 def test_mac_for_is_locally_administered_unicast_and_checked():
     mac = isolation.mac_for("0a1b2c3d")
     assert mac == "02:73:0a:1b:2c:3d"
-    assert int(mac.split(":")[0], 16) & 0b11 == 0b10
+    assert int(mac.split(":", maxsplit=1)[0], 16) & 0b11 == 0b10
     for bad in ("0a1b2c3", "0A1B2C3D", "0a1b2c3d\n", "../x"):
         with pytest.raises(ValueError):
             isolation.mac_for(bad)
