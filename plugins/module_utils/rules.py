@@ -16,6 +16,7 @@ __metaclass__ = type
 import ipaddress
 import re
 
+from ansible_collections.slipway.cloud.plugins.module_utils.masking import EXCERPT_CHARS, excerpt
 from ansible_collections.slipway.cloud.plugins.module_utils.model import CatalogError, ProviderError, Rule
 from ansible_collections.slipway.cloud.plugins.module_utils.names import GROUP_NAME_RE
 
@@ -45,22 +46,22 @@ def _fail(where, index, field, msg, value=None):
 
 
 def _printable(value):
-    if value is None or isinstance(value, (str, int, float, bool)):
+    if value is None or isinstance(value, (int, float, bool)):
         return value
-    return repr(value)
+    return excerpt(value) if not isinstance(value, str) or len(value) > EXCERPT_CHARS else value
 
 
 def _as_int(where, index, field, value, low, high, what):
     if isinstance(value, bool):
-        _fail(where, index, field, "%r is not %s" % (value, what), value)
+        _fail(where, index, field, "%s is not %s" % (excerpt(value), what), value)
     if isinstance(value, int):
         number = value
     elif isinstance(value, str) and re.match(r"^\s*-?\d+\s*$", value):
         number = int(value)
     else:
-        _fail(where, index, field, "%r is not %s" % (value, what), value)
+        _fail(where, index, field, "%s is not %s" % (excerpt(value), what), value)
     if not low <= number <= high:
-        _fail(where, index, field, "%r is out of range: %s" % (value, what), value)
+        _fail(where, index, field, "%s is out of range: %s" % (excerpt(value), what), value)
     return number
 
 
@@ -68,31 +69,31 @@ def normalise_proto(value, where="rule", index=None):
     """"TCP", 6, "6" -> "tcp"; -1, "all" -> "any"."""
     key = str(value).strip().lower() if isinstance(value, (str, int)) and not isinstance(value, bool) else None
     if key not in _PROTO_ALIASES:
-        _fail(where, index, "proto", "unknown protocol %r; valid: tcp, udp, icmp, any (or 6, 17, 1, -1)"
-              % (value,), value)
+        _fail(where, index, "proto", "unknown protocol %s; valid: tcp, udp, icmp, any (or 6, 17, 1, -1)"
+              % (excerpt(value),), value)
     return _PROTO_ALIASES[key]
 
 
 def normalise_source(value, where="rule", index=None):
     """A canonical CIDR ("10.0.0.0/8", a host as "/32" or "/128"), or "group:<name>"."""
     if not isinstance(value, str) or not value.strip():
-        _fail(where, index, "source", "%r is not valid; use %s" % (value, _VALID_SOURCES), value)
+        _fail(where, index, "source", "%s is not valid; use %s" % (excerpt(value), _VALID_SOURCES), value)
     text = value.strip()
     if text.startswith("group:"):
         name = text[len("group:"):].strip()
         if not _GROUP_NAME.match(name):
-            _fail(where, index, "source", "%r is not a valid group name" % (value,), value)
+            _fail(where, index, "source", "%s is not a valid group name" % (excerpt(value),), value)
         return "group:" + name
     if _ADDRESS_LIKE.match(text) or "::" in text:
         try:
             network = ipaddress.ip_network(text, strict=False)
         except ValueError as exc:
-            _fail(where, index, "source", "%r is not a valid CIDR or address (%s); use %s"
-                  " (for a group with such a name write \"group:NAME\")" % (value, exc, _VALID_SOURCES), value)
+            _fail(where, index, "source", "%s is not a valid CIDR or address (%s); use %s"
+                  " (for a group with such a name write \"group:NAME\")" % (excerpt(value), exc, _VALID_SOURCES), value)
         return network.with_prefixlen
     if not _GROUP_NAME.match(text):
-        _fail(where, index, "source", "%r is neither a CIDR nor a valid group name; use %s"
-              % (value, _VALID_SOURCES), value)
+        _fail(where, index, "source", "%s is neither a CIDR nor a valid group name; use %s"
+              % (excerpt(value), _VALID_SOURCES), value)
     return "group:" + text
 
 
@@ -111,7 +112,7 @@ def _port_ranges(value, where, index):
             low = _as_int(where, index, "ports", low_text, 0, 65535, _VALID_PORTS)
             high = _as_int(where, index, "ports", high_text, 0, 65535, _VALID_PORTS)
             if low > high:
-                _fail(where, index, "ports", "range %r runs backwards; write \"%d-%d\"" % (item, high, low), item)
+                _fail(where, index, "ports", "range %s runs backwards; write \"%d-%d\"" % (excerpt(item), high, low), item)
             ranges.append((low, high))
             continue
         port = _as_int(where, index, "ports", item, 0, 65535, _VALID_PORTS)
@@ -129,8 +130,8 @@ def _icmp_value(value, where, index, field):
 
 def _rule_dict(item, where, index):
     if not isinstance(item, dict):
-        _fail(where, index, None, "must be a mapping like {proto: tcp, ports: 22, source: 0.0.0.0/0}, got %r"
-              % (item,), item)
+        _fail(where, index, None, "must be a mapping like {proto: tcp, ports: 22, source: 0.0.0.0/0}, got %s"
+              % (excerpt(item),), item)
     data = {}
     for key, value in item.items():
         canonical = _KEY_ALIASES.get(key, key)
@@ -216,8 +217,8 @@ def parse_rules(items, where="rules"):
     if items is None:
         return ()
     if isinstance(items, (dict, str)) or not hasattr(items, "__iter__"):
-        raise CatalogError("%s: must be a list of rules like {proto: tcp, ports: 22, source: 0.0.0.0/0}, got %r"
-                           % (where, items), key=where)
+        raise CatalogError("%s: must be a list of rules like {proto: tcp, ports: 22, source: 0.0.0.0/0}, got %s"
+                           % (where, excerpt(items)), key=where)
     parsed = []
     for index, item in enumerate(items):
         if isinstance(item, Rule):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ansible_collections.slipway.cloud.plugins.module_utils.masking import excerpt
 from ansible_collections.slipway.cloud.plugins.module_utils.model import CatalogError, Flavor
 
 #: how many runners-up size_info and error messages show
@@ -75,10 +76,10 @@ def positive_number(value, what, source=None):
         except ValueError:
             number = None
     if isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number):
-        raise CatalogError("%s must be a number greater than 0, got %r%s"
-                           % (what, value, _at(source)), key=what, valid="a number > 0", source=source)
+        raise CatalogError("%s must be a number greater than 0, got %s%s"
+                           % (what, excerpt(value), _at(source)), key=what, valid="a number > 0", source=source)
     if number <= 0:
-        raise CatalogError("%s must be greater than 0, got %r%s" % (what, value, _at(source)),
+        raise CatalogError("%s must be greater than 0, got %s%s" % (what, excerpt(value), _at(source)),
                            key=what, valid="a number > 0", source=source)
     if isinstance(number, float) and number.is_integer():
         number = int(number)  # 2.0 from an Ansible float option reads as 2, like the catalog's tables
@@ -110,7 +111,7 @@ def choose_flavor(cloud, cpu=None, ram_gb=None, flavor=None, source=None):
     """
     if flavor is not None:
         if not isinstance(flavor, str) or not flavor:
-            raise CatalogError("flavor must be a flavor name, got %r%s" % (flavor, _at(source)),
+            raise CatalogError("flavor must be a flavor name, got %s%s" % (excerpt(flavor), _at(source)),
                                key="flavor", cloud=cloud.name, source=source)
         if cloud.sizing == "cloud":
             return SizeChoice(Flavor(name=flavor, cpu=None, ram_gb=None), None, None)
@@ -119,10 +120,10 @@ def choose_flavor(cloud, cpu=None, ram_gb=None, flavor=None, source=None):
             valid = [f.name for f in sorted_flavors(cloud)]
             if not valid:
                 raise CatalogError(
-                    "cloud %s has no flavor table (sizing: explicit): give cpu and ram_gb instead of flavor %r%s"
-                    % (cloud.name, flavor, _at(source)), key="flavor", cloud=cloud.name, source=source)
-            raise CatalogError("flavor %r is not in the table of cloud %s%s; valid flavors: %s"
-                               % (flavor, cloud.name, _at(source), ", ".join(valid)),
+                    "cloud %s has no flavor table (sizing: explicit): give cpu and ram_gb instead of flavor %s%s"
+                    % (cloud.name, excerpt(flavor), _at(source)), key="flavor", cloud=cloud.name, source=source)
+            raise CatalogError("flavor %s is not in the table of cloud %s%s; valid flavors: %s"
+                               % (excerpt(flavor), cloud.name, _at(source), ", ".join(valid)),
                                key="flavor", cloud=cloud.name, valid=valid, source=source)
         return SizeChoice(chosen, chosen.cpu, chosen.ram_gb)
 

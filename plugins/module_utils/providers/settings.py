@@ -11,6 +11,7 @@ __metaclass__ = type
 
 import difflib
 
+from ansible_collections.slipway.cloud.plugins.module_utils.masking import excerpt
 from ansible_collections.slipway.cloud.plugins.module_utils.model import ProviderError
 
 
@@ -27,8 +28,8 @@ def check_options(cloud, known):
         kind = known[key]
         kinds = kind if isinstance(kind, tuple) else (kind,)
         if value is not None and (not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds)):
-            raise ProviderError("cloud %s: option %s must be a %s, got %r"
-                                % (cloud.name, key, " or ".join(t.__name__ for t in kinds), value),
+            raise ProviderError("cloud %s: option %s must be a %s, got %s"
+                                % (cloud.name, key, " or ".join(t.__name__ for t in kinds), excerpt(value)),
                                 cloud=cloud.name, key="options." + str(key))
 
 
