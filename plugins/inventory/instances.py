@@ -172,7 +172,7 @@ import hashlib
 import json
 import os
 
-from ansible.errors import AnsibleParserError
+from ansible.errors import AnsibleError, AnsibleParserError
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 
 from ansible_collections.slipway.cloud.plugins.plugin_utils.cloud_values import (
@@ -392,7 +392,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         use_cache = self.get_option("cache")
         cached = self._cached(cache_key) if use_cache and cache else None
         if cached is None:
-            records, skipped, complete = self._fetch(address)
+            records, skipped, complete = self._fetched(address)
             # A partial listing (a cloud failed) is not cached, so the next run tries that cloud again.
             if use_cache and complete:
                 self._cache[cache_key] = {"format": CACHE_FORMAT, "hosts": records, "skipped": skipped}
@@ -407,6 +407,18 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         for note in skipped:
             self.display.warning(note)
         self._populate(records, matchers, ssh_args_for(known_hosts) if known_hosts else None)
+
+    def _fetched(self, address):
+        """``_fetch``, with an unexpected error made one masked line: its traceback may hold a secret."""
+        from ansible_collections.slipway.cloud.plugins.module_utils.module_base import unexpected_result
+
+        try:
+            return self._fetch(address)
+        except AnsibleError:
+            raise
+        except Exception as error:  # pylint: disable=broad-except
+            raise AnsibleParserError("%s: %s" % (self._path, unexpected_result(error, environ=os.environ)["msg"])) \
+                from None
 
     def _cached(self, cache_key):
         """``(records, skip warnings)`` from the cache, each record checked as a fresh one; None when not cached."""

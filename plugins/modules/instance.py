@@ -56,10 +56,13 @@ options:
   count:
     description:
       - How many machines, named by O(name_pattern) and numbered from 1.
+      - At most 10,000 per task (as are the names of O(names)); split a larger fleet over several tasks.
     type: int
   name_pattern:
     description:
       - The name of each machine of a O(count) fleet, with one integer conversion such as C(%02d).
+      - The names it makes must be valid machine names of at most 63 characters; this is checked on the pattern
+        before any name is made.
       - Defaults to O(deployment) (or O(image)) followed by C(-%02d).
     type: str
   image:

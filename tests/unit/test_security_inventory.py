@@ -133,3 +133,25 @@ def test_keyed_group_names_are_sanitized_by_constructable_on_this_core():
     # the plugin relies on it for keyed_groups, whose names are made of cloud values
     plugin = instances.InventoryModule()
     assert plugin._sanitize_group_name("img_" + PAYLOAD) == cloud_values.sanitized_group_name("img_" + PAYLOAD)
+
+
+def test_an_unexpected_listing_error_is_one_masked_line(monkeypatch):
+    """issue 18, finding 7: an error the plugin did not expect reaches Ansible masked, without its traceback."""
+    from ansible.errors import AnsibleParserError
+
+    from ansible_collections.slipway.cloud.plugins.module_utils.providers import families  # noqa: F401
+
+    secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    plugin = instances.InventoryModule()
+    plugin._path = "clouds.slipway.yml"  # pylint: disable=protected-access
+
+    def broken(address):
+        raise RuntimeError("signing failed for %s at %s" % (secret, address))
+
+    monkeypatch.setattr(plugin, "_fetch", broken)
+    with pytest.raises(AnsibleParserError) as info:
+        plugin._fetched("public")  # pylint: disable=protected-access
+    text = str(info.value)
+    assert "unexpected error: RuntimeError: signing failed for ***" in text and secret not in text
+    assert info.value.__cause__ is None and info.value.__suppress_context__
