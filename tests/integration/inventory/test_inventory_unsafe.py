@@ -15,19 +15,12 @@ __metaclass__ = type
 
 import os
 import re
-import sys
 
 import pytest
 import yaml
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-INVENTORY_TESTS = os.path.join(os.path.dirname(HERE), "inventory")
-if INVENTORY_TESTS not in sys.path:
-    sys.path.insert(0, INVENTORY_TESTS)
-
-import inventory_fleet as fleet  # noqa: E402  pylint: disable=wrong-import-position
-from inventory_fleet import Inventory, group_hosts, hostvars  # noqa: E402  pylint: disable=wrong-import-position
-from support.collection import ansible_env  # noqa: E402  pylint: disable=wrong-import-position
+import inventory_fleet as fleet  # the moto and inventory fixtures are this directory's (conftest.py)
+from inventory_fleet import group_hosts, hostvars
 
 CLOUD = "moto-1"
 REGION = fleet.REGIONS[CLOUD]
@@ -36,31 +29,6 @@ REGION = fleet.REGIONS[CLOUD]
 def payload(directory, marker):
     """A Jinja expression that, if Ansible ever templated it, would create ``directory/marker``."""
     return "{{ lookup('pipe', 'touch %s') }}" % os.path.join(directory, marker)
-
-
-@pytest.fixture(scope="module")
-def moto_server():
-    from moto_server import MotoServer
-
-    server = MotoServer(mode="process").start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def moto(moto_server):
-    moto_server.reset()
-    return moto_server
-
-
-@pytest.fixture
-def inventory(tmp_path):
-    env = ansible_env(**fleet.CREDENTIALS)
-    env["ANSIBLE_PYTHON_INTERPRETER"] = sys.executable
-    env["XDG_CACHE_HOME"] = str(tmp_path / "xdg-cache")
-    return Inventory(str(tmp_path), env)
 
 
 def launch(url, name, image, deployment, login_user=None):
