@@ -106,8 +106,9 @@ def test_filters(moto, moto_catalog, inventory, filters, expected):
 
 
 ENGINE = "ansible_collections.slipway.cloud.plugins.module_utils."
-#: the one engine module a cached run loads (and the model it imports): cached host names are checked again
-NAME_RULE = (ENGINE + "names", ENGINE + "model")
+#: the engine modules a cached run loads: the name rule (cached host names are checked again), the model it
+#: imports and the one excerpt of rejected values its warnings use
+NAME_RULE = (ENGINE + "names", ENGINE + "model", ENGINE + "masking")
 
 
 class ImportRecorder:
