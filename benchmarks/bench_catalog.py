@@ -33,10 +33,10 @@ from support.collection import ansible_command, ansible_env  # noqa: E402  pylin
 
 import yaml  # noqa: E402  pylint: disable=wrong-import-position
 
-from ansible_collections.slipway.cloud.plugins.module_utils.catalog import load_catalog  # noqa: E402
-from ansible_collections.slipway.cloud.plugins.module_utils.catalog_layers import layer_files  # noqa: E402
-from ansible_collections.slipway.cloud.plugins.module_utils.catalog_validation import validate_document  # noqa: E402
-from ansible_collections.slipway.cloud.plugins.module_utils.catalog_yaml import read_yaml  # noqa: E402
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog.loader import load_catalog  # noqa: E402
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog.layers import layer_files  # noqa: E402
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog.validation import validate_document  # noqa: E402
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog.yaml_reader import read_yaml  # noqa: E402
 
 FLAVORS = [(1, 0.5), (1, 1), (2, 2), (2, 4), (4, 8), (4, 16), (8, 32)]
 DEPTH = 5

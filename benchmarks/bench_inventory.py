@@ -237,8 +237,8 @@ def start_local_machines(count, workdir):
         return [], _nothing
     try:
         from support import local_cloud
-        from ansible_collections.slipway.cloud.plugins.module_utils.local import hostsetup
-        from ansible_collections.slipway.cloud.plugins.module_utils.local.state import (
+        from ansible_collections.slipway.cloud.plugins.module_utils.local_cloud import hostsetup
+        from ansible_collections.slipway.cloud.plugins.module_utils.local_cloud.state import (
             StateRoot, resolve_images, resolve_root,
         )
     except ImportError as exc:
@@ -283,8 +283,8 @@ def start_local_machines(count, workdir):
 
 def local_host_count(cloud_names):
     """Machines on the local clouds now (other users' too: they are listed as well)."""
-    from ansible_collections.slipway.cloud.plugins.module_utils.catalog import load_catalog
-    from ansible_collections.slipway.cloud.plugins.module_utils.catalog_layers import default_catalog_layers
+    from ansible_collections.slipway.cloud.plugins.module_utils.catalog.loader import load_catalog
+    from ansible_collections.slipway.cloud.plugins.module_utils.catalog.layers import default_catalog_layers
     from ansible_collections.slipway.cloud.plugins.module_utils.providers.base import get_provider
 
     catalog = load_catalog(default_catalog_layers({}))

@@ -40,8 +40,8 @@ from support.local_cloud import (  # noqa: E402
     IsolatedCloud, TEST_SSH_GROUP, free_subnet, host_can_run_local_machines,
 )
 
-from ansible_collections.slipway.cloud.plugins.module_utils.local import host, image  # noqa: E402
-from ansible_collections.slipway.cloud.plugins.module_utils.local.state import (  # noqa: E402
+from ansible_collections.slipway.cloud.plugins.module_utils.local_cloud import host, image  # noqa: E402
+from ansible_collections.slipway.cloud.plugins.module_utils.local_cloud.state import (  # noqa: E402
     resolve_images, resolve_root,
 )
 from ansible_collections.slipway.cloud.plugins.module_utils.model import Placement  # noqa: E402

@@ -362,7 +362,7 @@ def list_clouds(clouds, timeout, get_provider):
     seconds is a failure; its thread is a daemon and does not hold the process.
     """
     # Imported here, not at the top: a cached run never loads the engine.
-    from ansible_collections.slipway.cloud.plugins.module_utils.listing import list_clouds as list_each
+    from ansible_collections.slipway.cloud.plugins.module_utils.engine.listing import list_clouds as list_each
 
     outcomes = list_each(clouds, get_provider, timeout)
     listings = [(cloud.name, outcomes[cloud.name].machines) for cloud in clouds if not outcomes[cloud.name].failed]
@@ -502,8 +502,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     # -- listing ----------------------------------------------------------
     def _fetch(self, address):
         # Imported here, not at the top: a cached run never loads the engine or any cloud library.
-        from ansible_collections.slipway.cloud.plugins.module_utils.catalog import load_catalog
-        from ansible_collections.slipway.cloud.plugins.module_utils.catalog_layers import default_catalog_layers
+        from ansible_collections.slipway.cloud.plugins.module_utils.catalog.loader import load_catalog
+        from ansible_collections.slipway.cloud.plugins.module_utils.catalog.layers import default_catalog_layers
         from ansible_collections.slipway.cloud.plugins.module_utils.model import SlipwayError
         from ansible_collections.slipway.cloud.plugins.module_utils.providers.base import get_provider
 

@@ -19,9 +19,9 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.slipway.cloud.plugins.module_utils.catalog import load_catalog
-from ansible_collections.slipway.cloud.plugins.module_utils.catalog_layers import default_catalog_layers
-from ansible_collections.slipway.cloud.plugins.module_utils.catalog_yaml import HAS_YAML, YAML_IMPORT_ERROR
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog.loader import load_catalog
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog.layers import default_catalog_layers
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog.yaml_reader import HAS_YAML, YAML_IMPORT_ERROR
 from ansible_collections.slipway.cloud.plugins.module_utils.credentials import task_environ
 from ansible_collections.slipway.cloud.plugins.module_utils.masking import Masker, redact_keys, seen_secrets
 from ansible_collections.slipway.cloud.plugins.module_utils.model import SlipwayError
@@ -88,11 +88,11 @@ def unexpected_result(error, module=None, environ=None):
 def credential_values(catalog, environ):
     """The values of the credential variables of ``catalog``'s clouds (and of every provider family this
     process loaded), from ``environ``: what an unexpected error must never show."""
-    # Imported on the error path only (the providers' registry: the families this process loaded).
-    from ansible_collections.slipway.cloud.plugins.module_utils.providers.base import _REGISTRY  # pylint: disable=import-outside-toplevel
+    # Imported on the error path only (the providers' registry).
+    from ansible_collections.slipway.cloud.plugins.module_utils.providers import families  # pylint: disable=import-outside-toplevel
 
     variables = set()
-    for family in list(_REGISTRY.values()):
+    for family in families.loaded():
         variables.update(variable for dummy, variable in getattr(family, "DEFAULT_CREDENTIALS", ()) or ())
     for cloud in (getattr(catalog, "clouds", None) or {}).values():
         variables.update(variable for dummy, variable in cloud.credentials)

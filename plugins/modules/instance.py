@@ -293,7 +293,7 @@ clouds:
       error: {msg: "...", details: {}}
 """
 
-from ansible_collections.slipway.cloud.plugins.module_utils import deploy, planning
+from ansible_collections.slipway.cloud.plugins.module_utils.engine import deploy, planning
 from ansible_collections.slipway.cloud.plugins.module_utils.module_base import CREDENTIALS_ARGUMENT_SPEC, SlipwayModule
 from ansible_collections.slipway.cloud.plugins.module_utils.names import TASK_ID_OPTIONS, check_options
 

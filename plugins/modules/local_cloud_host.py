@@ -173,7 +173,7 @@ from ansible_collections.slipway.cloud.plugins.module_utils.module_base import S
 
 
 def _definitions(module, state):
-    from ansible_collections.slipway.cloud.plugins.module_utils.local import hostsetup
+    from ansible_collections.slipway.cloud.plugins.module_utils.local_cloud import hostsetup
 
     given = module.params["cloud_definitions"]
     if given:
@@ -203,8 +203,8 @@ def _catalog_paths(module):
 
 
 def main(module):
-    from ansible_collections.slipway.cloud.plugins.module_utils.local import hostsetup
-    from ansible_collections.slipway.cloud.plugins.module_utils.local.state import (
+    from ansible_collections.slipway.cloud.plugins.module_utils.local_cloud import hostsetup
+    from ansible_collections.slipway.cloud.plugins.module_utils.local_cloud.state import (
         StateRoot, resolve_images, resolve_root,
     )
 

@@ -127,11 +127,11 @@ clouds:
     local-a: {cloud: local-a, status: ok, changed: false, supported: false, before: null, after: []}
 """
 
-from ansible_collections.slipway.cloud.plugins.module_utils.fanout import failure_message, failures_of
-from ansible_collections.slipway.cloud.plugins.module_utils.group_converge import converge_security_group
+from ansible_collections.slipway.cloud.plugins.module_utils.engine.fanout import failure_message, failures_of
+from ansible_collections.slipway.cloud.plugins.module_utils.engine.group_converge import converge_security_group
 from ansible_collections.slipway.cloud.plugins.module_utils.module_base import CREDENTIALS_ARGUMENT_SPEC, SlipwayModule
 from ansible_collections.slipway.cloud.plugins.module_utils.names import TASK_ID_OPTIONS, check_options
-from ansible_collections.slipway.cloud.plugins.module_utils.planning import clouds_from
+from ansible_collections.slipway.cloud.plugins.module_utils.engine.planning import clouds_from
 
 # Ships every provider adapter with the module (see providers/families.py).
 from ansible_collections.slipway.cloud.plugins.module_utils.providers import families  # noqa: F401 pylint: disable=unused-import

@@ -203,7 +203,7 @@ import dataclasses
 from ansible_collections.slipway.cloud.plugins.module_utils.model import CatalogError
 from ansible_collections.slipway.cloud.plugins.module_utils.module_base import CREDENTIALS_ARGUMENT_SPEC, SlipwayModule
 from ansible_collections.slipway.cloud.plugins.module_utils.names import TASK_ID_OPTIONS, check_options
-from ansible_collections.slipway.cloud.plugins.module_utils.sizing import (
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog.sizing import (
     choose_flavor, flavor_to_dict, sorted_flavors,
 )
 

@@ -8,7 +8,7 @@ collection's catalog/ directory. This action runs on the controller first: when 
 task sets no ``catalog`` it passes the controller's default layers (SLIPWAY_CATALOG, else
 the installed collection's catalog/ directory), and it replaces the word ``@shipped`` in a
 task's own layers by that directory; then it runs the module of the same name. Where the
-shipped catalog is and what the word means is module_utils/catalog_layers.py's to say,
+shipped catalog is and what the word means is module_utils/catalog/layers.py's to say,
 which is cheap to import (this runs for every task). A module's action plugin is just::
 
     class ActionModule(CatalogAction):
@@ -21,7 +21,7 @@ __metaclass__ = type
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.slipway.cloud.plugins.module_utils.catalog_layers import (
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog.layers import (
     default_catalog_layers, expand_shipped,
 )
 

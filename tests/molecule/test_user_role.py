@@ -30,7 +30,7 @@ import yaml
 
 from support.collection import ansible_command, ansible_env
 
-from ansible_collections.slipway.cloud.plugins.module_utils.local.state import StateRoot, resolve_images, resolve_root
+from ansible_collections.slipway.cloud.plugins.module_utils.local_cloud.state import StateRoot, resolve_images, resolve_root
 
 #: the /24s the scratch-role clouds pick from (the shipped clouds, the module and local tests use others)
 SUBNETS = ["198.18.%d.0/24" % third for third in range(241, 255)]
@@ -148,7 +148,7 @@ class ScratchClouds:
 
     def teardown(self):
         """After a failed run: remove what molecule's destroy may have left (the assertion already failed)."""
-        from ansible_collections.slipway.cloud.plugins.module_utils.local import hostsetup
+        from ansible_collections.slipway.cloud.plugins.module_utils.local_cloud import hostsetup
 
         if self.state.clouds() or self.state.machines():
             hostsetup.teardown_host(self.state)

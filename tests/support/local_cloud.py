@@ -46,8 +46,8 @@ import yaml
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPO = os.path.dirname(TESTS)
 
-from ansible_collections.slipway.cloud.plugins.module_utils.local import hostsetup  # noqa: E402
-from ansible_collections.slipway.cloud.plugins.module_utils.local.state import (  # noqa: E402
+from ansible_collections.slipway.cloud.plugins.module_utils.local_cloud import hostsetup  # noqa: E402
+from ansible_collections.slipway.cloud.plugins.module_utils.local_cloud.state import (  # noqa: E402
     StateRoot, resolve_images, resolve_root,
 )
 from ansible_collections.slipway.cloud.plugins.module_utils.model import (  # noqa: E402
@@ -102,7 +102,7 @@ def run_setup_playbook(*extra):
 
 def catalog_local_clouds():
     """{name: Cloud} of the shipped catalog's local clouds."""
-    from ansible_collections.slipway.cloud.plugins.module_utils.catalog import load_catalog
+    from ansible_collections.slipway.cloud.plugins.module_utils.catalog.loader import load_catalog
 
     catalog = load_catalog([os.path.join(REPO, "catalog")])
     return {name: cloud for name, cloud in catalog.clouds.items() if cloud.provider == "local"}

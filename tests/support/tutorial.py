@@ -24,9 +24,9 @@ import pytest
 from support.collection import ansible_command, ansible_env, collection_root  # noqa: E402
 from support.local_cloud import host_can_run_local_machines, leftovers  # noqa: E402
 
-from ansible_collections.slipway.cloud.plugins.module_utils.catalog import load_catalog  # noqa: E402
-from ansible_collections.slipway.cloud.plugins.module_utils.local import hostsetup  # noqa: E402
-from ansible_collections.slipway.cloud.plugins.module_utils.local.state import (  # noqa: E402
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog.loader import load_catalog  # noqa: E402
+from ansible_collections.slipway.cloud.plugins.module_utils.local_cloud import hostsetup  # noqa: E402
+from ansible_collections.slipway.cloud.plugins.module_utils.local_cloud.state import (  # noqa: E402
     StateRoot, resolve_images, resolve_root,
 )
 from ansible_collections.slipway.cloud.plugins.module_utils.model import DEPLOYMENT_TAG  # noqa: E402

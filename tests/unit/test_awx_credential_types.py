@@ -26,8 +26,8 @@ from awx_plugins.credentials.injectors import openstack as awx_openstack_injecto
 from awx_plugins.interfaces._temporary_private_credential_api import Credential  # noqa: E402
 from support import awx_rules  # noqa: E402
 
-from ansible_collections.slipway.cloud.plugins.module_utils.catalog import load_catalog  # noqa: E402
-from ansible_collections.slipway.cloud.plugins.module_utils.catalog_layers import shipped_catalog_dir  # noqa: E402
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog.loader import load_catalog  # noqa: E402
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog.layers import shipped_catalog_dir  # noqa: E402
 
 ROOT = os.path.dirname(TESTS)
 TYPES_DIR = os.path.join(ROOT, "awx", "credential_types")

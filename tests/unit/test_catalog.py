@@ -12,9 +12,9 @@ import os
 
 import pytest
 
-from ansible_collections.slipway.cloud.plugins.module_utils import catalog_cache, catalog_layers
-from ansible_collections.slipway.cloud.plugins.module_utils.catalog import load_catalog
-from ansible_collections.slipway.cloud.plugins.module_utils.catalog_layers import (
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog import cache as catalog_cache, layers as catalog_layers
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog.loader import load_catalog
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog.layers import (
     SHIPPED_LAYER, default_catalog_layers, layer_files, shipped_catalog_dir,
 )
 from ansible_collections.slipway.cloud.plugins.module_utils.model import CatalogError, Placement, Rule
@@ -303,7 +303,7 @@ def test_later_layer_may_derive_from_earlier_image(seed):
 
 
 def test_fast_placement_equals_the_dataclass_constructor(seed):
-    from ansible_collections.slipway.cloud.plugins.module_utils.catalog import new_placement
+    from ansible_collections.slipway.cloud.plugins.module_utils.catalog.loader import new_placement
     import dataclasses
     fast = seed.resolve("my-web", "exoscale-ch-gva")
     values = {f.name: getattr(fast, f.name) for f in dataclasses.fields(Placement)}

@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 
-from ansible_collections.slipway.cloud.plugins.module_utils.catalog_layers import (
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog.layers import (
     default_catalog_layers, expand_shipped, shipped_catalog_dir as engine_shipped,
 )
 from ansible_collections.slipway.cloud.plugins.plugin_utils import catalog_action
@@ -37,12 +37,12 @@ def test_expand_shipped_only_replaces_the_word():
 def test_finding_the_layers_imports_neither_yaml_nor_the_schema():
     """Every task's action plugin imports catalog_layers: it must stay as cheap as os."""
     code = ("import sys; sys.path.insert(0, %r); import conftest; "
-            "from ansible_collections.slipway.cloud.plugins.module_utils import catalog_layers; "
-            "catalog_layers.default_catalog_layers(); "
-            "print(sorted(m for m in sys.modules if m == 'yaml' or m.startswith('yaml.') or 'catalog_' in m))"
+            "from ansible_collections.slipway.cloud.plugins.module_utils.catalog import layers; "
+            "layers.default_catalog_layers(); "
+            "print(sorted(m for m in sys.modules if m == 'yaml' or m.startswith('yaml.') or '.catalog.' in m))"
             % TESTS)
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert loaded.split() == ["['ansible_collections.slipway.cloud.plugins.module_utils.catalog_layers']"], loaded
+    assert loaded.split() == ["['ansible_collections.slipway.cloud.plugins.module_utils.catalog.layers']"], loaded
 
 
 class _Task:

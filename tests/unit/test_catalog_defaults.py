@@ -11,8 +11,8 @@ import re
 
 import pytest
 
-from ansible_collections.slipway.cloud.plugins.module_utils.catalog import load_catalog
-from ansible_collections.slipway.cloud.plugins.module_utils.catalog_layers import SHIPPED_LAYER, shipped_catalog_dir
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog.loader import load_catalog
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog.layers import SHIPPED_LAYER, shipped_catalog_dir
 from ansible_collections.slipway.cloud.plugins.module_utils.model import CatalogError, Rule
 
 CLOUDS = """\

@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from ansible_collections.slipway.cloud.plugins.module_utils.catalog import load_catalog
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog.loader import load_catalog
 from ansible_collections.slipway.cloud.plugins.module_utils.model import CatalogError
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")

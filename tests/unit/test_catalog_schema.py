@@ -15,8 +15,8 @@ import jsonschema
 import pytest
 import yaml
 
-from ansible_collections.slipway.cloud.plugins.module_utils.catalog_validation import validate_document
-from ansible_collections.slipway.cloud.plugins.module_utils.catalog_schema import SCHEMA
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog.validation import validate_document
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog.schema import SCHEMA
 from ansible_collections.slipway.cloud.plugins.module_utils.model import CatalogError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -11,9 +11,9 @@ import ipaddress
 
 import pytest
 
-from ansible_collections.slipway.cloud.plugins.module_utils.catalog import load_catalog
-from ansible_collections.slipway.cloud.plugins.module_utils.catalog_layers import shipped_catalog_dir
-from ansible_collections.slipway.cloud.plugins.module_utils.catalog_schema import ENV_VAR_PATTERN
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog.loader import load_catalog
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog.layers import shipped_catalog_dir
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog.schema import ENV_VAR_PATTERN
 from ansible_collections.slipway.cloud.plugins.module_utils.model import CatalogError, Rule
 
 ALL = ["exoscale-ch-gva", "exoscale-ch-dk", "openstack", "ec2", "local-a", "local-b"]

@@ -17,7 +17,8 @@ import threading
 
 import pytest
 
-from ansible_collections.slipway.cloud.plugins.module_utils import deploy, group_converge, listing, masking, planning
+from ansible_collections.slipway.cloud.plugins.module_utils.engine import deploy, group_converge, listing, planning
+from ansible_collections.slipway.cloud.plugins.module_utils import masking
 from ansible_collections.slipway.cloud.plugins.module_utils.model import (
     DEPLOYMENT_TAG,
     IMAGE_TAG,

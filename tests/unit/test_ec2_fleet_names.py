@@ -5,7 +5,7 @@
 
 import pytest
 
-from ansible_collections.slipway.cloud.plugins.module_utils.providers.ec2 import (
+from ansible_collections.slipway.cloud.plugins.module_utils.providers.ec2.provider import (
     FLEET_NAMES_TAG,
     fleet_name_tags,
     launch_name,

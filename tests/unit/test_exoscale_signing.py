@@ -19,7 +19,7 @@ import hmac
 
 import pytest
 
-from ansible_collections.slipway.cloud.plugins.module_utils.providers.exoscale_api import (
+from ansible_collections.slipway.cloud.plugins.module_utils.providers.exoscale.api import (
     sign_request,
     signature_message,
 )

@@ -17,7 +17,7 @@ import subprocess
 
 import pytest
 
-from ansible_collections.slipway.cloud.plugins.module_utils.local import firewall, host, image, state
+from ansible_collections.slipway.cloud.plugins.module_utils.local_cloud import firewall, host, image, state
 from ansible_collections.slipway.cloud.plugins.module_utils.model import ProviderError, Rule
 
 HOST_CPUINFO = """processor\t: 0
@@ -180,7 +180,7 @@ def test_apt_sources_both_formats(tmp_path):
 
 
 def test_flavors_that_do_not_fit_are_refused(monkeypatch):
-    from ansible_collections.slipway.cloud.plugins.module_utils.local import machines
+    from ansible_collections.slipway.cloud.plugins.module_utils.local_cloud import machines
     from ansible_collections.slipway.cloud.plugins.module_utils.model import Flavor
 
     class TwoCpus:

@@ -20,17 +20,17 @@ from keystoneauth1 import exceptions as ks_exceptions
 from openstack import exceptions as sdk_exceptions
 
 from ansible_collections.slipway.cloud.plugins.module_utils.model import CatalogError, Cloud, Flavor, ProviderError, Rule
-from ansible_collections.slipway.cloud.plugins.module_utils.providers import openstack_sdk as sdk
-from ansible_collections.slipway.cloud.plugins.module_utils.providers.openstack import (
+from ansible_collections.slipway.cloud.plugins.module_utils.providers.openstack import sdk as sdk
+from ansible_collections.slipway.cloud.plugins.module_utils.providers.openstack.provider import (
     OpenStackProvider,
     server_addresses,
 )
-from ansible_collections.slipway.cloud.plugins.module_utils.providers.openstack_groups import (
+from ansible_collections.slipway.cloud.plugins.module_utils.providers.openstack.groups import (
     neutron_canonical,
     rule_body,
     rule_from_api,
 )
-from ansible_collections.slipway.cloud.plugins.module_utils.sizing import choose_flavor, flavor_drift
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog.sizing import choose_flavor, flavor_drift
 
 
 def http_error(status, message="boom", headers=None):

@@ -8,8 +8,8 @@ import socket
 
 import pytest
 
-from ansible_collections.slipway.cloud.plugins.module_utils import retry
-from ansible_collections.slipway.cloud.plugins.module_utils.retry import call_with_retry, is_transient
+from ansible_collections.slipway.cloud.plugins.module_utils.providers import retry
+from ansible_collections.slipway.cloud.plugins.module_utils.providers.retry import call_with_retry, is_transient
 
 
 class FakeClock:

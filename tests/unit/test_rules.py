@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.slipway.cloud.plugins.module_utils.model import CatalogError, Rule
-from ansible_collections.slipway.cloud.plugins.module_utils.rules import (
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog.rules import (
     diff_rules,
     normalise_proto,
     normalise_source,

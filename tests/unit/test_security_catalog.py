@@ -20,9 +20,10 @@ import sys
 
 import pytest
 
-from ansible_collections.slipway.cloud.plugins.module_utils import catalog_cache, path_trust
-from ansible_collections.slipway.cloud.plugins.module_utils.catalog import load_catalog
-from ansible_collections.slipway.cloud.plugins.module_utils.catalog_yaml import (
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog import cache as catalog_cache
+from ansible_collections.slipway.cloud.plugins.module_utils import path_trust
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog.loader import load_catalog
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog.yaml_reader import (
     MAX_ALIAS_NODES, MAX_DEPTH, MAX_FILE_BYTES, parse_yaml,
 )
 from ansible_collections.slipway.cloud.plugins.module_utils.masking import excerpt
@@ -83,7 +84,7 @@ def bounded(code, *args):
 
 LOAD = """
 import json, sys
-from ansible_collections.slipway.cloud.plugins.module_utils.catalog import load_catalog
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog.loader import load_catalog
 from ansible_collections.slipway.cloud.plugins.module_utils.model import CatalogError
 try:
     load_catalog([sys.argv[1]], cache=sys.argv[2])

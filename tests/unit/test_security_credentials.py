@@ -6,13 +6,13 @@ its merge with the environment, its unknown-key error, and auth errors that say 
 
 import pytest
 
-from ansible_collections.slipway.cloud.plugins.module_utils.catalog import load_catalog
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog.loader import load_catalog
 from ansible_collections.slipway.cloud.plugins.module_utils.credentials import task_environ
-from ansible_collections.slipway.cloud.plugins.module_utils.fanout import secrets_of
+from ansible_collections.slipway.cloud.plugins.module_utils.engine.fanout import secrets_of
 from ansible_collections.slipway.cloud.plugins.module_utils.model import InputError, ProviderError
 from ansible_collections.slipway.cloud.plugins.module_utils.providers.base import get_provider
 from ansible_collections.slipway.cloud.plugins.module_utils.providers.calls import Caller
-from ansible_collections.slipway.cloud.plugins.module_utils.providers.ec2_query import Ec2ApiError
+from ansible_collections.slipway.cloud.plugins.module_utils.providers.ec2.query import Ec2ApiError
 
 SECRET = "SLIPWAYoptionSECRETneverSHOWN0123456789"
 LAYER = """\

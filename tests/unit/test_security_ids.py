@@ -11,11 +11,12 @@ import re
 
 import pytest
 
-from ansible_collections.slipway.cloud.plugins.module_utils import catalog_schema, names, rules
-from ansible_collections.slipway.cloud.plugins.module_utils.catalog import load_catalog
-from ansible_collections.slipway.cloud.plugins.module_utils.deploy import DeployRequest
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog import schema as catalog_schema, rules
+from ansible_collections.slipway.cloud.plugins.module_utils import names
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog.loader import load_catalog
+from ansible_collections.slipway.cloud.plugins.module_utils.engine.deploy import DeployRequest
 from ansible_collections.slipway.cloud.plugins.module_utils.model import CatalogError, InputError, ProviderError
-from ansible_collections.slipway.cloud.plugins.module_utils.planning import expand_names
+from ansible_collections.slipway.cloud.plugins.module_utils.engine.planning import expand_names
 from ansible_collections.slipway.cloud.plugins.test import valid_id as valid_id_plugin
 
 valid_id = valid_id_plugin.valid_id

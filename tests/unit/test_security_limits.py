@@ -21,7 +21,7 @@ import sys
 import pytest
 
 from ansible_collections.slipway.cloud.plugins.module_utils import module_base
-from ansible_collections.slipway.cloud.plugins.module_utils.catalog import load_catalog
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog.loader import load_catalog
 from ansible_collections.slipway.cloud.plugins.module_utils.masking import Masker
 from ansible_collections.slipway.cloud.plugins.plugin_utils import in_process
 
@@ -31,7 +31,7 @@ SECRET = "Zq8xSECRETvalue0f-the-test-9w"
 
 EXPAND = """
 import json, sys
-from ansible_collections.slipway.cloud.plugins.module_utils.planning import expand_names
+from ansible_collections.slipway.cloud.plugins.module_utils.engine.planning import expand_names
 from ansible_collections.slipway.cloud.plugins.module_utils.model import SlipwayError
 try:
     names = expand_names(**json.loads(sys.argv[1]))

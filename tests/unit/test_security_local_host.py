@@ -24,7 +24,7 @@ import threading
 
 import pytest
 
-from ansible_collections.slipway.cloud.plugins.module_utils.local import bridges, host, hostlock, hostsetup, state
+from ansible_collections.slipway.cloud.plugins.module_utils.local_cloud import bridges, host, hostlock, hostsetup, state
 from ansible_collections.slipway.cloud.plugins.module_utils.model import Cloud, Flavor, ProviderError
 from ansible_collections.slipway.cloud.plugins.module_utils.providers.base import get_provider
 
@@ -345,7 +345,7 @@ PRELUDE = "import runpy; runpy.run_path(%r)\n" % os.path.join(
 
 NETNS_TEARDOWN = PRELUDE + textwrap.dedent("""
     import json, sys
-    from ansible_collections.slipway.cloud.plugins.module_utils.local import hostsetup, state
+    from ansible_collections.slipway.cloud.plugins.module_utils.local_cloud import hostsetup, state
     from ansible_collections.slipway.cloud.plugins.module_utils.model import ProviderError
     st = state.StateRoot(sys.argv[1], sys.argv[2])
     try:
@@ -439,7 +439,7 @@ def test_teardown_deletes_the_bridge_it_made(scratch, netns):
     assert in_netns(netns, "ip", "link", "add", "slw-keep", "type", "bridge").returncode == 0
     claim = PRELUDE + textwrap.dedent("""
         import json, sys
-        from ansible_collections.slipway.cloud.plugins.module_utils.local import hostsetup, state
+        from ansible_collections.slipway.cloud.plugins.module_utils.local_cloud import hostsetup, state
         st = state.StateRoot(sys.argv[1], sys.argv[2])
         print(json.dumps(hostsetup.made_by_set_up(st, json.loads(sys.argv[3]))))
     """)

@@ -17,7 +17,7 @@ import subprocess
 
 import pytest
 
-from ansible_collections.slipway.cloud.plugins.module_utils.local import firewall, isolation
+from ansible_collections.slipway.cloud.plugins.module_utils.local_cloud import firewall, isolation
 
 CLOUDS = {"local-a": {"bridge": "slw-local-a", "subnet": "198.18.1.0/24", "gateway": "198.18.1.1"}}
 

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from ansible_collections.slipway.cloud.plugins.module_utils.model import CatalogError, Cloud, Flavor
-from ansible_collections.slipway.cloud.plugins.module_utils.sizing import (
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog.sizing import (
     choose_flavor, flavor_order, nearest_flavors, positive_number, sorted_flavors,
 )
 

@@ -42,8 +42,8 @@ from ansible_collections.slipway.cloud.plugins.module_utils.providers.waiting im
     probe_ssh,
     timeout_error,
 )
-from ansible_collections.slipway.cloud.plugins.module_utils.rules import canonical, diff_rules, parse_rules
-from ansible_collections.slipway.cloud.plugins.module_utils.sizing import choose_flavor, flavor_drift
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog.rules import canonical, diff_rules, parse_rules
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog.sizing import choose_flavor, flavor_drift
 from ansible_collections.slipway.cloud.plugins.module_utils.ssh_keys import parse_public_key
 
 #: options every family reads (a family declares its own in OPTIONS)
@@ -664,37 +664,14 @@ class Provider:
         """Release connections; safe to call twice."""
 
 
-_REGISTRY = {}
-#: family -> module under providers/ that registers it on import
-BUILTIN_FAMILIES = {"local": "local", "ec2": "ec2", "exoscale": "exoscale", "libcloud": "libcloud_generic",
-                    "openstack": "openstack"}
-
-
-def register(family, factory):
-    """Register a provider class (or factory) for a cloud's ``provider`` family."""
-    _REGISTRY[family] = factory
-
-
 def provider_class(family):
-    """The provider class (or factory) of a family, or None; imported lazily so one broken family never
-    hides another."""
-    if family not in _REGISTRY:
-        _load_builtin(family)
-    return _REGISTRY.get(family) or _REGISTRY.get("libcloud")
+    """The provider class of a cloud's ``provider`` family (families.py, the registry)."""
+    # Imported here: families.py imports every family, and each family imports this file.
+    from ansible_collections.slipway.cloud.plugins.module_utils.providers import families  # pylint: disable=import-outside-toplevel
+
+    return families.provider_class(family)
 
 
 def get_provider(cloud, environ=None):
     """The provider for ``cloud``."""
-    factory = provider_class(cloud.provider)
-    if factory is None:
-        raise ProviderError("no provider for family %r of cloud %s" % (cloud.provider, cloud.name),
-                            cloud=cloud.name)
-    return factory(cloud, environ)
-
-
-def _load_builtin(family):
-    # Each module registers itself on import.
-    import importlib
-
-    module = BUILTIN_FAMILIES.get(family, "libcloud_generic")
-    importlib.import_module("ansible_collections.slipway.cloud.plugins.module_utils.providers." + module)
+    return provider_class(cloud.provider)(cloud, environ)

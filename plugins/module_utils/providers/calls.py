@@ -5,7 +5,7 @@
 endpoints.
 
 ``Caller.call(what, fn)`` runs one API call with full-jitter backoff on throttling, 429/5xx, resets and
-timeouts (module_utils/retry.py), bounded by attempts and a deadline, and turns any failure into one
+timeouts (module_utils/providers/retry.py), bounded by attempts and a deadline, and turns any failure into one
 ProviderError that names the cloud and what was being done, with every credential masked.
 ``look_first`` makes a create safe to retry: before the call is sent again, it asks whether the previous
 attempt took effect although its answer was lost. No Ansible imports.
@@ -19,7 +19,7 @@ import time
 
 from ansible_collections.slipway.cloud.plugins.module_utils.masking import mask
 from ansible_collections.slipway.cloud.plugins.module_utils.model import ProviderError
-from ansible_collections.slipway.cloud.plugins.module_utils.retry import (
+from ansible_collections.slipway.cloud.plugins.module_utils.providers.retry import (
     call_with_retry,
     error_code,
     http_status,

@@ -11,7 +11,7 @@ from ec2_helpers import KEY_VALUE, KEY_VAR, SECRET_VALUE, SECRET_VAR, make_cloud
 
 from ansible_collections.slipway.cloud.plugins.module_utils.model import MANAGED_TAG, ProviderError
 from ansible_collections.slipway.cloud.plugins.module_utils.providers.base import get_provider
-from ansible_collections.slipway.cloud.plugins.module_utils.providers.ec2 import Ec2Provider
+from ansible_collections.slipway.cloud.plugins.module_utils.providers.ec2.provider import Ec2Provider
 
 
 def create_image(provider, instance_id, name):

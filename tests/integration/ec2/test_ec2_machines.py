@@ -15,7 +15,7 @@ from ansible_collections.slipway.cloud.plugins.module_utils.model import (
     NAME_TAG,
     ProviderError,
 )
-from ansible_collections.slipway.cloud.plugins.module_utils.providers.ec2 import Ec2Provider
+from ansible_collections.slipway.cloud.plugins.module_utils.providers.ec2.provider import Ec2Provider
 from ansible_collections.slipway.cloud.plugins.module_utils.ssh_keys import parse_public_key
 
 TAGS = {MANAGED_TAG: "true", DEPLOYMENT_TAG: "dep-1"}

@@ -6,7 +6,7 @@
 import pytest
 
 from ansible_collections.slipway.cloud.plugins.module_utils.model import ProviderError, Rule
-from ansible_collections.slipway.cloud.plugins.module_utils.rules import parse_rules
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog.rules import parse_rules
 
 WEB = [
     {"proto": "tcp", "ports": [22, 80, 443], "source": "0.0.0.0/0"},

@@ -17,9 +17,9 @@ from ec2_helpers import KEY_VALUE, SECRET_VALUE, make_cloud
 from ansible_collections.slipway.cloud.plugins.module_utils.model import ProviderError
 from ansible_collections.slipway.cloud.plugins.module_utils.providers.base import get_provider
 
-from ansible_collections.slipway.cloud.plugins.module_utils.providers import ec2_query
-from ansible_collections.slipway.cloud.plugins.module_utils.providers.ec2_query import Ec2ApiError, Ec2QueryClient
-from ansible_collections.slipway.cloud.plugins.module_utils.retry import is_transient
+from ansible_collections.slipway.cloud.plugins.module_utils.providers.ec2 import query as ec2_query
+from ansible_collections.slipway.cloud.plugins.module_utils.providers.ec2.query import Ec2ApiError, Ec2QueryClient
+from ansible_collections.slipway.cloud.plugins.module_utils.providers.retry import is_transient
 
 ANSWER = (b'<DescribeRegionsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">'
           b"<regionInfo><item><regionName>us-east-1</regionName></item></regionInfo></DescribeRegionsResponse>")

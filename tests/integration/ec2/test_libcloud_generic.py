@@ -12,7 +12,7 @@ from ec2_helpers import SSH_KEY, make_cloud, make_placement
 
 from ansible_collections.slipway.cloud.plugins.module_utils.model import DEPLOYMENT_TAG, MANAGED_TAG, ProviderError
 from ansible_collections.slipway.cloud.plugins.module_utils.providers.base import get_provider
-from ansible_collections.slipway.cloud.plugins.module_utils.providers.libcloud_generic import LibcloudProvider
+from ansible_collections.slipway.cloud.plugins.module_utils.providers.libcloud.provider import LibcloudProvider
 
 TAGS = {MANAGED_TAG: "true", DEPLOYMENT_TAG: "g1"}
 

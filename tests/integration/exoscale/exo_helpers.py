@@ -13,8 +13,8 @@ if SUPPORT not in sys.path:
 
 from exoscale_server import DEFAULT_KEY, DEFAULT_SECRET  # noqa: E402
 
-from ansible_collections.slipway.cloud.plugins.module_utils.catalog import load_catalog  # noqa: E402
-from ansible_collections.slipway.cloud.plugins.module_utils.catalog_layers import shipped_catalog_dir  # noqa: E402
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog.loader import load_catalog  # noqa: E402
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog.layers import shipped_catalog_dir  # noqa: E402
 from ansible_collections.slipway.cloud.plugins.module_utils.model import Placement  # noqa: E402
 
 KEY_VAR = "SLIPWAY_TEST_EXO_KEY"

@@ -5,10 +5,10 @@
 
 from exo_helpers import ENV, SSH_KEY, make_cloud
 
-from ansible_collections.slipway.cloud.plugins.module_utils.catalog import load_catalog
-from ansible_collections.slipway.cloud.plugins.module_utils.catalog_layers import shipped_catalog_dir
-from ansible_collections.slipway.cloud.plugins.module_utils.deploy import DeployRequest, converge_instances
-from ansible_collections.slipway.cloud.plugins.module_utils.providers.exoscale import ExoscaleProvider
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog.loader import load_catalog
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog.layers import shipped_catalog_dir
+from ansible_collections.slipway.cloud.plugins.module_utils.engine.deploy import DeployRequest, converge_instances
+from ansible_collections.slipway.cloud.plugins.module_utils.providers.exoscale.provider import ExoscaleProvider
 
 
 def _catalog(exo):

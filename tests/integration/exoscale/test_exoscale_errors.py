@@ -11,7 +11,7 @@ from exo_helpers import KEY_VAR, SECRET_VAR, make_cloud, shipped_cloud
 
 from ansible_collections.slipway.cloud.plugins.module_utils.model import ProviderError
 from ansible_collections.slipway.cloud.plugins.module_utils.providers.base import get_provider
-from ansible_collections.slipway.cloud.plugins.module_utils.providers.exoscale import ExoscaleProvider
+from ansible_collections.slipway.cloud.plugins.module_utils.providers.exoscale.provider import ExoscaleProvider
 
 WRONG_SECRET = "wrong-secret-value-Pz93"
 

@@ -14,7 +14,7 @@ import urllib.request
 import pytest
 from exoscale_server import DEFAULT_KEY, DEFAULT_SECRET, verify_signature
 
-from ansible_collections.slipway.cloud.plugins.module_utils.providers.exoscale_api import (
+from ansible_collections.slipway.cloud.plugins.module_utils.providers.exoscale.api import (
     ExoscaleApiError,
     ExoscaleClient,
     sign_request,

@@ -10,8 +10,8 @@ import pytest
 from exo_helpers import SSH_KEY, make_placement
 
 from ansible_collections.slipway.cloud.plugins.module_utils.model import MANAGED_TAG, ProviderError
-from ansible_collections.slipway.cloud.plugins.module_utils.providers.exoscale import ExoscaleProvider
-from ansible_collections.slipway.cloud.plugins.module_utils.rules import parse_rules
+from ansible_collections.slipway.cloud.plugins.module_utils.providers.exoscale.provider import ExoscaleProvider
+from ansible_collections.slipway.cloud.plugins.module_utils.catalog.rules import parse_rules
 
 NAMES = ["f-%d" % i for i in range(1, 9)]
 RULES = parse_rules([{"proto": "tcp", "ports": [22, 80, 443], "source": "0.0.0.0/0"},

@@ -18,7 +18,7 @@ def test_newest_first(exo, provider):
 
 
 def test_a_newer_template_wins_in_a_new_run(exo, provider, cloud, env):
-    from ansible_collections.slipway.cloud.plugins.module_utils.providers.exoscale import ExoscaleProvider
+    from ansible_collections.slipway.cloud.plugins.module_utils.providers.exoscale.provider import ExoscaleProvider
 
     first = provider.resolve_image_lookup(DEBIAN)
     newer = exo.state.add_template(DEBIAN["name"], "2025-06-01T00:00:00Z", build="2025-06-01")

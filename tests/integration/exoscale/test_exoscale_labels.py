@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ansible_collections.slipway.cloud.plugins.module_utils.model import DEPLOYMENT_TAG, MANAGED_TAG
-from ansible_collections.slipway.cloud.plugins.module_utils.providers.exoscale_api import (
+from ansible_collections.slipway.cloud.plugins.module_utils.providers.exoscale.api import (
     decode_label,
     decode_labels,
     encode_label,

@@ -13,8 +13,8 @@ from ansible_collections.slipway.cloud.plugins.module_utils.model import (
     NAME_TAG,
     ProviderError,
 )
-from ansible_collections.slipway.cloud.plugins.module_utils.providers.exoscale import ExoscaleProvider
-from ansible_collections.slipway.cloud.plugins.module_utils.providers.exoscale_api import decode_label
+from ansible_collections.slipway.cloud.plugins.module_utils.providers.exoscale.provider import ExoscaleProvider
+from ansible_collections.slipway.cloud.plugins.module_utils.providers.exoscale.api import decode_label
 
 NAMES = ("web-1", "web-2", "web-3", "web-4", "web-5")
 

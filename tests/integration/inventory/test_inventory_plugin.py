@@ -378,7 +378,7 @@ def test_openstack_and_local_machines_at_once(openstack_cloud, openstack_env, sh
 
     from support.openstack_catalog import CLOUD, IMAGE, write_layer
 
-    from ansible_collections.slipway.cloud.plugins.module_utils.catalog import load_catalog
+    from ansible_collections.slipway.cloud.plugins.module_utils.catalog.loader import load_catalog
     from ansible_collections.slipway.cloud.plugins.module_utils.providers.base import get_provider
 
     run_id = "osinv%d" % os.getpid()

@@ -15,7 +15,7 @@ import pytest
 
 from support.local_cloud import SESSION_TAG, TEST_SSH_GROUP
 
-from ansible_collections.slipway.cloud.plugins.module_utils.local import host
+from ansible_collections.slipway.cloud.plugins.module_utils.local_cloud import host
 from ansible_collections.slipway.cloud.plugins.module_utils.model import (
     DEPLOYMENT_TAG,
     MANAGED_TAG,

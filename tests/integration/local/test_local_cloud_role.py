@@ -22,8 +22,8 @@ import pytest
 from support.collection import ansible_command, ansible_env, collection_root
 from support.local_cloud import free_subnet, host_can_run_local_machines
 
-from ansible_collections.slipway.cloud.plugins.module_utils.local import host
-from ansible_collections.slipway.cloud.plugins.module_utils.local.state import (
+from ansible_collections.slipway.cloud.plugins.module_utils.local_cloud import host
+from ansible_collections.slipway.cloud.plugins.module_utils.local_cloud.state import (
     StateRoot, resolve_images, resolve_root,
 )
 

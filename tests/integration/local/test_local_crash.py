@@ -22,7 +22,7 @@ import pytest
 
 from support.local_cloud import TEST_SSH_GROUP, leftovers
 
-from ansible_collections.slipway.cloud.plugins.module_utils.local import host
+from ansible_collections.slipway.cloud.plugins.module_utils.local_cloud import host
 
 TESTS = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -130,7 +130,7 @@ def test_sigkill_during_destroy_then_destroy_again(isolated_local_cloud):
         import sys, os, signal
         sys.path.insert(0, %(tests)r)
         import conftest
-        from ansible_collections.slipway.cloud.plugins.module_utils.local import host, machines, state
+        from ansible_collections.slipway.cloud.plugins.module_utils.local_cloud import host, machines, state
         root = state.StateRoot(%(root)r, %(images)r)
         record = root.machine(%(id)r)
         engine = machines.Machines(root)

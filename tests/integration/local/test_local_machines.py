@@ -198,7 +198,7 @@ def test_machines_in_parallel_get_distinct_addresses_and_cpus(local_cloud_sessio
 def test_libcloud_driver_is_registered(local_clouds):
     from libcloud.compute.providers import get_driver
 
-    from ansible_collections.slipway.cloud.plugins.module_utils.local.driver import LocalNodeDriver
+    from ansible_collections.slipway.cloud.plugins.module_utils.local_cloud.driver import LocalNodeDriver
 
     cls = get_driver("slipway_local")
     assert cls is LocalNodeDriver

@@ -40,7 +40,7 @@ class LocalPair:
     """Two local clouds; without subnets given, two free /24s are picked (concurrent runs do not collide)."""
 
     def __init__(self, prefix, subnet_a=None, subnet_b=None, image="debian-12-it"):
-        from ansible_collections.slipway.cloud.plugins.module_utils.local.state import resolve_images, resolve_root
+        from ansible_collections.slipway.cloud.plugins.module_utils.local_cloud.state import resolve_images, resolve_root
 
         self.names = (prefix + "-a", prefix + "-b")
         self.fixed = subnet_a is not None and subnet_b is not None
@@ -69,8 +69,8 @@ class LocalPair:
         return path
 
     def set_up(self):
-        from ansible_collections.slipway.cloud.plugins.module_utils.local import hostsetup
-        from ansible_collections.slipway.cloud.plugins.module_utils.local.state import StateRoot
+        from ansible_collections.slipway.cloud.plugins.module_utils.local_cloud import hostsetup
+        from ansible_collections.slipway.cloud.plugins.module_utils.local_cloud.state import StateRoot
 
         from ansible_collections.slipway.cloud.plugins.module_utils.model import ProviderError
 
@@ -97,12 +97,12 @@ class LocalPair:
         return self
 
     def _undo(self):
-        from ansible_collections.slipway.cloud.plugins.module_utils.local import hostsetup
+        from ansible_collections.slipway.cloud.plugins.module_utils.local_cloud import hostsetup
 
         hostsetup.teardown_host(self.state)
 
     def teardown(self):
-        from ansible_collections.slipway.cloud.plugins.module_utils.local import hostsetup
+        from ansible_collections.slipway.cloud.plugins.module_utils.local_cloud import hostsetup
 
         try:
             if self.state is not None:

@@ -320,7 +320,7 @@ def ansible_local(local_pair, tmp_path):
 
 
 def local_provider(local_pair, name):
-    from ansible_collections.slipway.cloud.plugins.module_utils.catalog import load_catalog
+    from ansible_collections.slipway.cloud.plugins.module_utils.catalog.loader import load_catalog
     from ansible_collections.slipway.cloud.plugins.module_utils.providers.base import get_provider
 
     directory = tempfile.mkdtemp()

@@ -89,7 +89,7 @@ images:
 
 @pytest.fixture
 def exoscale(ansible_exoscale, tmp_path):
-    from ansible_collections.slipway.cloud.plugins.module_utils.providers.exoscale_api import decode_labels
+    from ansible_collections.slipway.cloud.plugins.module_utils.providers.exoscale.api import decode_labels
 
     server, ansible = ansible_exoscale
     layer = tmp_path / "exo-image.yml"
@@ -257,7 +257,7 @@ def test_without_the_survivor_rule_the_ec2_race_does_make_duplicates(ec2, moto):
     import dataclasses
     import uuid
 
-    from ansible_collections.slipway.cloud.plugins.module_utils.catalog import load_catalog
+    from ansible_collections.slipway.cloud.plugins.module_utils.catalog.loader import load_catalog
     from ansible_collections.slipway.cloud.plugins.module_utils.model import DEPLOYMENT_TAG, MANAGED_TAG, REQUEST_TAG
     from ansible_collections.slipway.cloud.plugins.module_utils.providers.base import LaunchRequest, get_provider
 

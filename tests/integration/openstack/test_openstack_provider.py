@@ -18,7 +18,7 @@ from support.openstack_loopback import seed
 
 from ansible_collections.slipway.cloud.plugins.module_utils.model import Cloud, Flavor, Placement, ProviderError
 from ansible_collections.slipway.cloud.plugins.module_utils.providers.base import get_provider
-from ansible_collections.slipway.cloud.plugins.module_utils.providers.openstack import OpenStackProvider
+from ansible_collections.slipway.cloud.plugins.module_utils.providers.openstack.provider import OpenStackProvider
 
 pytestmark = [pytest.mark.openstack,
               pytest.mark.filterwarnings("ignore:Support for InfluxDB requires the influxdb library"),

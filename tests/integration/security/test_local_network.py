@@ -24,7 +24,7 @@ import threading
 import pytest
 
 from support.local_cloud import SSH_OPTIONS, TEST_SSH_GROUP
-from ansible_collections.slipway.cloud.plugins.module_utils.local import hostsetup
+from ansible_collections.slipway.cloud.plugins.module_utils.local_cloud import hostsetup
 from ansible_collections.slipway.cloud.plugins.module_utils.model import MANAGED_TAG, Placement, Rule
 from ansible_collections.slipway.cloud.plugins.module_utils.providers.base import get_provider
 
