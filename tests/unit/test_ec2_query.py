@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from ansible_collections.slipway.cloud.plugins.module_utils.providers.ec2 import query as query
+from ansible_collections.slipway.cloud.plugins.module_utils.providers.ec2 import query
 from ansible_collections.slipway.cloud.plugins.module_utils.providers.retry import error_code, http_status, is_transient
 
 AWS_EXAMPLE_SECRET = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"

@@ -6,7 +6,7 @@
 import pytest
 
 from ansible_collections.slipway.cloud.plugins.module_utils.model import ProviderError
-from ansible_collections.slipway.cloud.plugins.module_utils.providers.libcloud import compat as compat
+from ansible_collections.slipway.cloud.plugins.module_utils.providers.libcloud import compat
 
 
 @pytest.mark.parametrize("version", ["3.8.0", "3.8.1", "3.9.0", "3.9.1", "3.9.9rc1"])

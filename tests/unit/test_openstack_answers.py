@@ -20,7 +20,7 @@ from keystoneauth1 import exceptions as ks_exceptions
 from openstack import exceptions as sdk_exceptions
 
 from ansible_collections.slipway.cloud.plugins.module_utils.model import CatalogError, Cloud, Flavor, ProviderError, Rule
-from ansible_collections.slipway.cloud.plugins.module_utils.providers.openstack import sdk as sdk
+from ansible_collections.slipway.cloud.plugins.module_utils.providers.openstack import sdk
 from ansible_collections.slipway.cloud.plugins.module_utils.providers.openstack.provider import (
     OpenStackProvider,
     server_addresses,

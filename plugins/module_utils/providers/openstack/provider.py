@@ -33,7 +33,7 @@ from ansible_collections.slipway.cloud.plugins.module_utils.model import (
     ProviderError,
 )
 from ansible_collections.slipway.cloud.plugins.module_utils.providers.openstack import groups as openstack_groups
-from ansible_collections.slipway.cloud.plugins.module_utils.providers.openstack import sdk as sdk
+from ansible_collections.slipway.cloud.plugins.module_utils.providers.openstack import sdk
 from ansible_collections.slipway.cloud.plugins.module_utils.providers.base import (
     Provider,
     normalise_state,
